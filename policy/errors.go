@@ -45,10 +45,15 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Detail)
 	}
-	if e.Want != "" || e.Got != "" {
+	if e.Want != "" {
 		b.WriteString(": want ")
 		b.WriteString(e.Want)
-		b.WriteString(", got ")
+		b.WriteString(",")
+	} else if e.Got != "" {
+		b.WriteString(":")
+	}
+	if e.Got != "" {
+		b.WriteString(" got ")
 		b.WriteString(e.Got)
 	}
 	return b.String()

@@ -202,3 +202,19 @@ func TestPolicyIsImmutable(t *testing.T) {
 		t.Errorf("SecretNames = %v", got)
 	}
 }
+
+func TestErrorText(t *testing.T) {
+	tests := []struct {
+		e    *Error
+		want string
+	}{
+		{&Error{Reason: ReasonIdentityMismatch, Detail: "no workload matches", Got: "mrenclave aa"}, "policy: identity_mismatch: no workload matches: got mrenclave aa"},
+		{&Error{Reason: ReasonTCBStatusNotAccepted, Workload: "w", Detail: "platform TCB status", Want: "[UpToDate]", Got: "OutOfDate"}, "policy: workload w: tcb_status_not_accepted: platform TCB status: want [UpToDate], got OutOfDate"},
+		{&Error{Reason: ReasonDebugNotAllowed}, "policy: debug_not_allowed"},
+	}
+	for _, tc := range tests {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/secretprov/secretprov/pcs"
+	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/verify"
 )
 
@@ -30,8 +33,7 @@ func newQuoteCmd(s *streams) *cobra.Command {
 // verifyFlags are the flags shared by every command that verifies a quote.
 type verifyFlags struct {
 	collateral   string
-	pcsURL       string
-	pcsKind      string
+	src          pcsSource // --pcs-url and its companions
 	at           string
 	root         string
 	allowExpired bool
@@ -41,8 +43,7 @@ type verifyFlags struct {
 func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.collateral, "collateral", "", "collateral JSON file (dcap-qvl layout, see `secretprov collateral fetch`)")
-	fl.StringVar(&f.pcsURL, "pcs-url", "", "fetch collateral from this PCS v4 base URL (Intel PCS, a PCCS, Azure's cache or `secretprov sim pcs`)")
-	fl.StringVar(&f.pcsKind, "pcs-kind", "intel", "dialect of --pcs-url: intel, pccs or azure")
+	f.src.register(cmd)
 	fl.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
 	fl.StringVar(&f.root, "root", "", "trust anchor, PEM or DER (default: the built-in Intel SGX Root CA)")
 	fl.BoolVar(&f.allowExpired, "allow-expired-collateral", false, "report expired collateral but do not refuse because of it")
@@ -81,9 +82,9 @@ func (f *verifyFlags) options(w io.Writer) ([]verify.Option, error) {
 
 func (f *verifyFlags) checkSource() error {
 	switch {
-	case f.collateral == "" && f.pcsURL == "":
+	case f.collateral == "" && f.src.url == "":
 		return badInput(errors.New("give --collateral FILE or --pcs-url URL"))
-	case f.collateral != "" && f.pcsURL != "":
+	case f.collateral != "" && f.src.url != "":
 		return badInput(errors.New("give only one of --collateral and --pcs-url"))
 	}
 	return nil
@@ -116,10 +117,14 @@ signature, TCB level. Exit status 0 when verified, 1 when refused, 2 for unusabl
 				return err
 			}
 			bundle, err := f.bundle(cmd, raw)
-			if err != nil {
+			if err != nil && !isRefusal(err) {
 				return err
 			}
 			res, verr := verify.Quote(raw, bundle, at, opts...)
+			if err != nil && bundle == nil && verify.ReasonOf(verr) == verify.ReasonCollateralUnavailable {
+				// Say why the collateral could not be had, not only that it could not.
+				verr = &verify.Error{Reason: verify.ReasonCollateralUnavailable, Step: "collateral fetch", Err: errors.Unwrap(err)}
+			}
 			return printVerdict(s.out, f.json, res, verr, nil)
 		},
 	}
@@ -129,7 +134,9 @@ signature, TCB level. Exit status 0 when verified, 1 when refused, 2 for unusabl
 	return cmd
 }
 
-// bundle loads the collateral for a quote from the file or the PCS the flags name.
+// bundle loads the collateral for a quote from the file or the PCS the flags name. A quote that
+// does not parse gets no collateral (nil, nil): the verifier then reports it as malformed. A PCS
+// that cannot deliver is a refusal (isRefusal), unusable flags or files bad input.
 func (f *verifyFlags) bundle(cmd *cobra.Command, rawQuote []byte) (*pcs.Bundle, error) {
 	if f.collateral != "" {
 		b, err := readInput(f.collateral)
@@ -142,7 +149,24 @@ func (f *verifyFlags) bundle(cmd *cobra.Command, rawQuote []byte) (*pcs.Bundle, 
 		}
 		return bundle, nil
 	}
-	return fetchBundle(cmd.Context(), f, rawQuote)
+	if _, err := quote.ParseText(rawQuote); err != nil {
+		return nil, nil
+	}
+	root := verify.IntelRoot()
+	if f.root != "" {
+		var err error
+		if root, err = loadCertificate(f.root); err != nil {
+			return nil, badInput(fmt.Errorf("--root: %w", err))
+		}
+	}
+	b, _, err := fetchQuoteCollateral(cmd.Context(), &f.src, root, rawQuote)
+	return b, err
+}
+
+// isRefusal reports whether err is a refusal (exit status 1) rather than bad input.
+func isRefusal(err error) bool {
+	ee, ok := errors.AsType[*exitError](err)
+	return ok && ee.code == ExitRefused
 }
 
 // verdict is the JSON contract of `quote verify --json` (issue 2): verified, reason, error, then
@@ -182,25 +206,24 @@ func printVerdict(w io.Writer, asJSON bool, res *verify.Result, verr error, extr
 	return nil
 }
 
+// writeJSON writes the verdict as one JSON object: verify.Result's fields in their declared
+// order, then the extra fields sorted by name.
 func writeJSON(w io.Writer, v verdict) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if len(v.extra) == 0 {
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	for k, x := range v.extra {
-		m[k] = x
-	}
-	b, err = json.Marshal(m)
-	if err != nil {
-		return err
+	if len(v.extra) > 0 {
+		b = b[:len(b)-1] // reopen the object
+		for _, k := range slices.Sorted(maps.Keys(v.extra)) {
+			val, err := json.Marshal(v.extra[k])
+			if err != nil {
+				return err
+			}
+			kj, _ := json.Marshal(k)
+			b = append(append(append(append(b, ','), kj...), ':'), val...)
+		}
+		b = append(b, '}')
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
@@ -240,8 +263,8 @@ func printHuman(w io.Writer, v verdict) {
 	if id.Debug != nil && *id.Debug {
 		line("debug", "YES (the enclave's memory is readable by the host)")
 	}
-	for k, x := range v.extra {
-		line(strings.ReplaceAll(k, "_", " "), x)
+	for _, k := range slices.Sorted(maps.Keys(v.extra)) {
+		line(strings.ReplaceAll(k, "_", " "), v.extra[k])
 	}
 }
 
