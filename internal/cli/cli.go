@@ -94,9 +94,14 @@ Start with "secretprov demo": the whole flow on a simulated SGX platform, on loo
 
 // commands are the top-level command constructors, in help order.
 var commands = []func(*streams) *cobra.Command{
+	newDemoCmd,
+	newServerCmd,
 	newQuoteCmd,
+	newRATLSCmd,
+	newCollateralCmd,
 	newVersionCmd,
 	newSimCmd,
+	newClientCmd,
 }
 
 func newVersionCmd(s *streams) *cobra.Command {
