@@ -18,10 +18,6 @@ import (
 
 	"github.com/secretprov/secretprov/attest"
 	"github.com/secretprov/secretprov/client"
-	"github.com/secretprov/secretprov/pcs"
-	"github.com/secretprov/secretprov/quote"
-	"github.com/secretprov/secretprov/ratls"
-	"github.com/secretprov/secretprov/sim"
 	"github.com/secretprov/secretprov/wire"
 )
 
@@ -38,23 +34,13 @@ var (
 	execProcess  = client.Exec
 )
 
-const simAttesterWarning = `WARNING: SIMULATED attestation (--attester sim): the quote comes from the simulated world in %[1]s,
-WARNING: not from SGX hardware. Only a server that trusts %[1]s/root.pem accepts it.
-WARNING: Never use it outside tests and demos.
-`
-
 // clientFlags are the flags of "client get" and "client exec".
 type clientFlags struct {
 	servers    []string
 	ca         string
 	attester   string
 	simDir     string
-	mrenclave  string
-	mrsigner   string
-	prodID     uint16
-	svn        uint16
-	debug      bool
-	tcbStatus  string
+	sim        simQuoteFlags // identity and platform of --attester sim
 	names      []string
 	outDir     string
 	timeout    time.Duration
@@ -72,12 +58,7 @@ func (f *clientFlags) register(cmd *cobra.Command, exec bool) {
 	fl.StringVar(&f.ca, "ca", "", "CA certificates (PEM or DER) that verify the server; default $"+envCAChain)
 	fl.StringVar(&f.attester, "attester", "", "quote provider: gramine (/dev/attestation), tdx (configfs-tsm) or sim (simulator, tests only)")
 	fl.StringVar(&f.simDir, "sim-dir", "", "simulated world directory (--attester sim)")
-	fl.StringVar(&f.mrenclave, "mrenclave", "", "simulated MRENCLAVE, 64 hex digits (--attester sim)")
-	fl.StringVar(&f.mrsigner, "mrsigner", "", "simulated MRSIGNER, 64 hex digits (--attester sim)")
-	fl.Uint16Var(&f.prodID, "isv-prod-id", 0, "simulated ISVPRODID (--attester sim)")
-	fl.Uint16Var(&f.svn, "isv-svn", 0, "simulated ISVSVN (--attester sim)")
-	fl.BoolVar(&f.debug, "debug", false, "simulate a debug enclave (--attester sim)")
-	fl.StringVar(&f.tcbStatus, "tcb-status", string(pcs.StatusUpToDate), "TCB status of the simulated platform (--attester sim): "+statusList())
+	registerSimIdentityFlags(cmd, &f.sim)
 	fl.StringSliceVar(&f.names, "secret", nil, "secret to fetch, repeatable (default: default)")
 	fl.StringVar(&f.outDir, "out-dir", "", "write each secret to DIR/NAME, mode 0400 (DIR created 0700; put it on a tmpfs)")
 	fl.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "give up after this long, retries included")
@@ -122,7 +103,7 @@ output as Gramine's example prints it:
 With $` + envSetKey + `=KEYNAME the default secret becomes Gramine encrypted-files key KEYNAME
 (/dev/attestation/keys/KEYNAME, exactly 16 bytes) instead.` + clientExitCodes,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runClient(cmd.Context(), s, &f, nil) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runClient(cmd, s, &f, nil) },
 	}
 	f.register(cmd, false)
 	return cmd
@@ -143,7 +124,7 @@ replaces itself with CMD (same process, same enclave), which inherits the enviro
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runClient(cmd.Context(), s, &f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runClient(cmd, s, &f, args) },
 	}
 	f.register(cmd, true)
 	return cmd
@@ -163,16 +144,16 @@ func (d *delivery) empty() bool {
 }
 
 // runClient is "client get" (argv nil) and "client exec".
-func runClient(ctx context.Context, s *streams, f *clientFlags, argv []string) error {
+func runClient(cmd *cobra.Command, s *streams, f *clientFlags, argv []string) error {
 	cfg, d, err := f.resolve(argv)
 	if err != nil {
 		return badInput(err)
 	}
-	a, err := f.newAttester(s)
+	a, err := createAttester(cmd, s, f.attester, f.simDir, &f.sim)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout) // attestation included
+	ctx, cancel := context.WithTimeout(cmd.Context(), cfg.Timeout) // attestation included
 	defer cancel()
 	cert, err := client.NewCertSource(ctx, a)
 	if err != nil {
@@ -376,48 +357,3 @@ func wantedNames(flagNames []string, d *delivery) []string {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
-
-// newAttester returns the quote provider of --attester.
-func (f *clientFlags) newAttester(s *streams) (ratls.Attester, error) {
-	simFlags := f.simDir != "" || f.mrenclave != "" || f.mrsigner != "" || f.prodID != 0 || f.svn != 0 || f.debug || f.tcbStatus != string(pcs.StatusUpToDate)
-	switch f.attester {
-	case "gramine", "tdx":
-		if simFlags {
-			return nil, badInput(errors.New("--sim-dir and the identity flags apply to --attester sim only"))
-		}
-		if f.attester == "tdx" {
-			return attest.NewTSM(), nil
-		}
-		return attest.NewGramine(), nil
-	case "sim":
-		return f.simAttester(s)
-	case "":
-		return nil, badInput(errors.New("give --attester gramine, tdx or sim"))
-	}
-	return nil, badInput(fmt.Errorf("--attester %q: want gramine, tdx or sim", f.attester))
-}
-
-func (f *clientFlags) simAttester(s *streams) (ratls.Attester, error) {
-	if f.simDir == "" {
-		return nil, badInput(errors.New("--attester sim needs --sim-dir DIR (see secretprov sim init)"))
-	}
-	id := sim.DefaultIdentity()
-	id.ISVProdID, id.ISVSVN, id.Debug = f.prodID, f.svn, f.debug
-	var err error
-	if f.mrenclave != "" {
-		if id.MREnclave, err = quote.ParseMeasurement(f.mrenclave); err != nil {
-			return nil, badInput(fmt.Errorf("--mrenclave: %w", err))
-		}
-	}
-	if f.mrsigner != "" {
-		if id.MRSigner, err = quote.ParseMeasurement(f.mrsigner); err != nil {
-			return nil, badInput(fmt.Errorf("--mrsigner: %w", err))
-		}
-	}
-	p, err := simPlatform(f.simDir, false, f.tcbStatus, false)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(s.err, simAttesterWarning, f.simDir)
-	return p.Enclave(id), nil
-}

@@ -168,7 +168,7 @@ func TestClientGetPrints(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout %q, want %q", out, want)
 	}
-	if !strings.Contains(errOut, "SIMULATED attestation") {
+	if !strings.Contains(errOut, "SIMULATED Intel SGX/TDX attestation") {
 		t.Errorf("no simulated-quote warning on stderr:\n%s", errOut)
 	}
 	noValues(t, "stderr", errOut)

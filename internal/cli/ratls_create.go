@@ -165,6 +165,8 @@ func createAttester(cmd *cobra.Command, s *streams, name, simDir string, sf *sim
 		return attest.NewGramine(), nil
 	case "tdx":
 		return attest.NewTSM(), nil
+	case "":
+		return nil, badInput(errors.New("give --attester gramine, tdx or sim"))
 	}
 	return nil, badInput(fmt.Errorf("--attester %q: want gramine, tdx or sim", name))
 }
