@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secretprov/secretprov/pcs"
+	"github.com/secretprov/secretprov/quote"
+	"github.com/secretprov/secretprov/sim"
+)
+
+// simWarning is printed to stderr by the simulator commands that create or serve simulated trust.
+const simWarning = `WARNING: SIMULATED Intel SGX/TDX attestation (secretprov sim).
+WARNING: Its root CA (DIR/root.pem) is a test key anyone can use to forge "genuine" quotes.
+WARNING: Nothing trusts it unless named explicitly; never name it outside tests and demos.`
+
+func newSimCmd(s *streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Simulated SGX/TDX platform, collateral and PCS for tests and demos (never trusted by default)",
+		Long: `The simulator creates a simulated Intel PKI, SGX and TDX platforms and their collateral in a
+directory (the "world"), produces quotes from those platforms and serves the collateral like
+Intel's PCS. Quotes verify only when DIR/root.pem is named as the trust root; with the default
+Intel root they are refused (pck_chain_invalid).`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newSimInitCmd(s), newSimPCSCmd(s), newSimQuoteCmd(s), newSimCollateralCmd(s))
+	cmd.AddCommand(newSimRATLSCmd(s))
+	return cmd
+}
+
+func newSimInitCmd(s *streams) *cobra.Command {
+	var dir string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "Create a simulated world in DIR (DIR/root.pem is its root certificate)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			w, err := sim.New(sim.Options{})
+			if err != nil {
+				return fmt.Errorf("sim init: %w", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "world.json")); err == nil && !force {
+				return badInput(fmt.Errorf("sim init: %s already holds a simulated world (use --force to replace it): %w", dir, sim.ErrExist))
+			}
+			if err := w.Save(dir); err != nil {
+				return badInput(fmt.Errorf("sim init: %w", err))
+			}
+			fmt.Fprintln(s.err, simWarning)
+			fmt.Fprintf(s.out, "simulated world created in %s\nroot certificate: %s\ncollateral valid %s to %s\n",
+				dir, filepath.Join(dir, "root.pem"), w.Now().Format(time.RFC3339), w.Now().Add(sim.DefaultCollateralValidity).Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world (created if needed)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace the world already in DIR")
+	_ = cmd.MarkFlagRequired("dir") // the flag exists
+	return cmd
+}
+
+func newSimPCSCmd(s *streams) *cobra.Command {
+	var dir, listen string
+	cmd := &cobra.Command{
+		Use:   "pcs --dir DIR --listen ADDR",
+		Short: "Serve the world's collateral like Intel PCS v4 until stopped",
+		Long: `Serves the world's collateral at http://ADDR/sgx/certification/v4 and /tdx/certification/v4
+(tcb, qe/identity, pckcrl, rootcacrl, crl?uri=) until interrupted. The base URL is printed on
+standard output.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, err := sim.Open(dir)
+			if err != nil {
+				return badInput(fmt.Errorf("sim pcs: %w", err))
+			}
+			var lc net.ListenConfig
+			ln, err := lc.Listen(cmd.Context(), "tcp", listen)
+			if err != nil {
+				return badInput(fmt.Errorf("sim pcs: %w", err))
+			}
+			fmt.Fprintln(s.err, simWarning)
+			warnIfStale(s, w, time.Now())
+			fmt.Fprintf(s.out, "http://%s%s\n", ln.Addr(), sim.SGXBasePath)
+			return servePCS(cmd.Context(), ln, sim.PCSHandler(w))
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on (host:port; port 0 picks one)")
+	_ = cmd.MarkFlagRequired("dir") // the flag exists
+	return cmd
+}
+
+// warnIfStale tells the operator when the world's collateral is not valid now.
+func warnIfStale(s *streams, w *sim.World, now time.Time) {
+	t, err := w.TCBInfo(quote.TEESGX)
+	if err != nil || (!now.Before(t.IssueDate) && !now.After(t.NextUpdate)) {
+		return
+	}
+	fmt.Fprintf(s.err, "WARNING: the simulated collateral is valid %s to %s, not now; run \"secretprov sim init --force\"\n",
+		t.IssueDate.Format(time.RFC3339), t.NextUpdate.Format(time.RFC3339))
+}
+
+// servePCS serves h on ln until ctx is cancelled, then shuts down gracefully.
+func servePCS(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("sim pcs: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("sim pcs: shutdown: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sim pcs: %w", err)
+	}
+	return nil
+}
+
+// simQuoteFlags are the identity and platform flags of "sim quote".
+type simQuoteFlags struct {
+	dir, reportData, mrenclave, mrsigner, mrtd, status, out string
+	prodID, svn                                             uint16
+	debug, tdx, pckRevoked                                  bool
+}
+
+func newSimQuoteCmd(s *streams) *cobra.Command {
+	var f simQuoteFlags
+	cmd := &cobra.Command{
+		Use:   "quote --dir DIR --report-data HEX --out FILE",
+		Short: "Write a binary quote from a simulated platform at a chosen TCB status",
+		Long: `Writes a binary SGX v3 quote (TDX v4 with --tdx) from the world's platform whose PCK certificate
+matches the TCB level with --tcb-status, so that "secretprov quote verify --root DIR/root.pem"
+reports exactly that status. --report-data is up to 64 bytes of hex, zero-padded on the right.
+Unset identity flags take the simulator's default identity.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSimQuote(cmd.Context(), s, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dir, "dir", "", "directory of the simulated world")
+	fl.StringVar(&f.reportData, "report-data", "", "REPORTDATA, up to 64 bytes of hex")
+	fl.StringVar(&f.mrenclave, "mrenclave", "", "MRENCLAVE, 64 hex digits (SGX)")
+	fl.StringVar(&f.mrsigner, "mrsigner", "", "MRSIGNER, 64 hex digits (SGX)")
+	fl.Uint16Var(&f.prodID, "isv-prod-id", 0, "ISVPRODID (SGX)")
+	fl.Uint16Var(&f.svn, "isv-svn", 0, "ISVSVN (SGX)")
+	fl.StringVar(&f.mrtd, "mrtd", "", "MRTD, 96 hex digits (TDX)")
+	fl.BoolVar(&f.debug, "debug", false, "set the DEBUG attribute (debug enclave or TD)")
+	fl.StringVar(&f.status, "tcb-status", string(pcs.StatusUpToDate), "TCB status the verifier will report: "+statusList())
+	fl.BoolVar(&f.tdx, "tdx", false, "produce a TDX v4 quote instead of an SGX v3 quote")
+	fl.BoolVar(&f.pckRevoked, "pck-revoked", false, "use the platform whose PCK certificate is revoked (pck_revoked)")
+	fl.StringVar(&f.out, "out", "", "file to write the binary quote to")
+	for _, name := range []string{"dir", "report-data", "out"} {
+		_ = cmd.MarkFlagRequired(name) // the flags exist
+	}
+	return cmd
+}
+
+func statusList() string {
+	var names []string
+	for _, st := range sim.Statuses() {
+		names = append(names, string(st))
+	}
+	return strings.Join(names, ", ")
+}
+
+func runSimQuote(ctx context.Context, s *streams, f *simQuoteFlags) error {
+	rd, err := parseReportData(f.reportData)
+	if err != nil {
+		return badInput(err)
+	}
+	id, err := f.identity()
+	if err != nil {
+		return badInput(err)
+	}
+	p, err := simPlatform(f.dir, f.tdx, f.status, f.pckRevoked)
+	if err != nil {
+		return err
+	}
+	raw, err := p.Enclave(id).Quote(ctx, rd)
+	if err != nil {
+		return fmt.Errorf("sim quote: %w", err)
+	}
+	if err := os.WriteFile(f.out, raw, 0o644); err != nil {
+		return badInput(fmt.Errorf("sim quote: %w", err))
+	}
+	expect := "pck_revoked"
+	if !f.pckRevoked {
+		expect = "TCB status " + string(p.Status())
+	}
+	fmt.Fprintf(s.out, "wrote %s quote (%d bytes) from simulated platform %s (%s) to %s\n",
+		strings.ToUpper(p.TEE().String()), len(raw), p.Name(), expect, f.out)
+	return nil
+}
+
+func parseReportData(s string) ([64]byte, error) {
+	var rd [64]byte
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) > len(rd) {
+		return rd, fmt.Errorf("sim quote: --report-data: want up to 64 bytes of hex, got %d characters", len(s))
+	}
+	copy(rd[:], b)
+	return rd, nil
+}
+
+func (f *simQuoteFlags) identity() (sim.Identity, error) {
+	id := sim.DefaultIdentity()
+	id.Debug = f.debug
+	sgxOnly := f.mrenclave != "" || f.mrsigner != "" || f.prodID != 0 || f.svn != 0
+	switch {
+	case f.tdx && sgxOnly:
+		return id, errors.New("sim quote: --mrenclave, --mrsigner, --isv-prod-id and --isv-svn apply to SGX quotes; use --mrtd with --tdx")
+	case !f.tdx && f.mrtd != "":
+		return id, errors.New("sim quote: --mrtd applies to TDX quotes (--tdx)")
+	}
+	id.ISVProdID, id.ISVSVN = f.prodID, f.svn
+	var err error
+	if f.mrenclave != "" {
+		if id.MREnclave, err = quote.ParseMeasurement(f.mrenclave); err != nil {
+			return id, fmt.Errorf("sim quote: --mrenclave: %w", err)
+		}
+	}
+	if f.mrsigner != "" {
+		if id.MRSigner, err = quote.ParseMeasurement(f.mrsigner); err != nil {
+			return id, fmt.Errorf("sim quote: --mrsigner: %w", err)
+		}
+	}
+	if f.mrtd != "" {
+		if id.MRTD, err = quote.ParseTDMeasurement(f.mrtd); err != nil {
+			return id, fmt.Errorf("sim quote: --mrtd: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// simPlatform opens the world in dir and picks the platform for the TEE and status.
+func simPlatform(dir string, tdx bool, status string, pckRevoked bool) (*sim.Platform, error) {
+	st := pcs.TCBStatus(status)
+	if !st.Valid() {
+		return nil, badInput(fmt.Errorf("sim: --tcb-status %q: want one of %s", status, statusList()))
+	}
+	w, err := sim.Open(dir)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("sim: %w", err))
+	}
+	tee := quote.TEESGX
+	if tdx {
+		tee = quote.TEETDX
+	}
+	var p *sim.Platform
+	if pckRevoked {
+		p, err = w.PCKRevokedPlatform(tee)
+	} else {
+		p, err = w.Platform(tee, st)
+	}
+	if err != nil {
+		return nil, badInput(fmt.Errorf("sim: %w", err))
+	}
+	return p, nil
+}
+
+func newSimCollateralCmd(s *streams) *cobra.Command {
+	var dir, status, out string
+	var tdx bool
+	cmd := &cobra.Command{
+		Use:   "collateral --dir DIR [--tdx] --out FILE",
+		Short: "Write the collateral of a simulated platform as offline JSON",
+		Long: `Writes the collateral (PCK CRL and its issuer chain, root CA CRL, TCB Info, QE Identity and their
+issuer chains) of the world's SGX platforms (TDX with --tdx) in the offline JSON layout that
+"secretprov quote verify --collateral" reads. All platforms of a TEE share this collateral;
+--tcb-status only selects which platform's PCK CA the CRL is for.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			p, err := simPlatform(dir, tdx, status, false)
+			if err != nil {
+				return err
+			}
+			b, err := p.Bundle()
+			if err != nil {
+				return fmt.Errorf("sim collateral: %w", err)
+			}
+			j, err := b.MarshalJSON()
+			if err != nil {
+				return fmt.Errorf("sim collateral: %w", err)
+			}
+			if err := os.WriteFile(out, append(j, '\n'), 0o644); err != nil {
+				return badInput(fmt.Errorf("sim collateral: %w", err))
+			}
+			fmt.Fprintf(s.out, "wrote %s collateral (FMSPC %s, %s CA, valid until %s) to %s\n",
+				strings.ToUpper(p.TEE().String()), b.TCBInfo.FMSPC, p.CA(), b.TCBInfo.NextUpdate.Format(time.RFC3339), out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world")
+	cmd.Flags().BoolVar(&tdx, "tdx", false, "collateral for TDX platforms")
+	cmd.Flags().StringVar(&status, "tcb-status", string(pcs.StatusUpToDate), "platform whose collateral to write: "+statusList())
+	cmd.Flags().StringVar(&out, "out", "", "file to write the collateral JSON to")
+	for _, name := range []string{"dir", "out"} {
+		_ = cmd.MarkFlagRequired(name) // the flags exist
+	}
+	return cmd
+}
