@@ -153,15 +153,7 @@ Unset identity flags take the simulator's default identity.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.dir, "dir", "", "directory of the simulated world")
 	fl.StringVar(&f.reportData, "report-data", "", "REPORTDATA, up to 64 bytes of hex")
-	fl.StringVar(&f.mrenclave, "mrenclave", "", "MRENCLAVE, 64 hex digits (SGX)")
-	fl.StringVar(&f.mrsigner, "mrsigner", "", "MRSIGNER, 64 hex digits (SGX)")
-	fl.Uint16Var(&f.prodID, "isv-prod-id", 0, "ISVPRODID (SGX)")
-	fl.Uint16Var(&f.svn, "isv-svn", 0, "ISVSVN (SGX)")
-	fl.StringVar(&f.mrtd, "mrtd", "", "MRTD, 96 hex digits (TDX)")
-	fl.BoolVar(&f.debug, "debug", false, "set the DEBUG attribute (debug enclave or TD)")
-	fl.StringVar(&f.status, "tcb-status", string(pcs.StatusUpToDate), "TCB status the verifier will report: "+statusList())
-	fl.BoolVar(&f.tdx, "tdx", false, "produce a TDX v4 quote instead of an SGX v3 quote")
-	fl.BoolVar(&f.pckRevoked, "pck-revoked", false, "use the platform whose PCK certificate is revoked (pck_revoked)")
+	registerSimIdentityFlags(cmd, &f)
 	fl.StringVar(&f.out, "out", "", "file to write the binary quote to")
 	for _, name := range []string{"dir", "report-data", "out"} {
 		_ = cmd.MarkFlagRequired(name) // the flags exist
