@@ -87,8 +87,18 @@ func Default() *Config {
 	}
 }
 
+// Options change what Load and Parse require of a file. The zero value is the strict default.
+type Options struct {
+	// NoWorkloads accepts a file without workloads, for a policy that comes from elsewhere (the
+	// Gramine RA_TLS_* environment: secretprov server --gramine-env).
+	NoWorkloads bool
+}
+
 // Load reads, decodes and checks the configuration file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts Options) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -101,12 +111,15 @@ func Load(path string) (*Config, error) {
 	if buf.Len() > MaxFileSize {
 		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileSize)
 	}
-	return Parse(path, buf.Bytes())
+	return ParseWith(path, buf.Bytes(), opts)
 }
 
 // Parse decodes and checks a configuration document; name is used in error messages and to
 // resolve relative paths.
-func Parse(name string, data []byte) (*Config, error) {
+func Parse(name string, data []byte) (*Config, error) { return ParseWith(name, data, Options{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(name string, data []byte, opts Options) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", name, yamlErr(name, err))
@@ -120,7 +133,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c := Default()
 	c.Path = name
-	v := &validator{name: name, root: &root, base: filepath.Dir(name)}
+	v := &validator{name: name, root: &root, base: filepath.Dir(name), opts: opts}
 	v.apply(c, &raw)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)

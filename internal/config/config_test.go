@@ -118,6 +118,20 @@ func TestEmptyFileNeedsWorkloads(t *testing.T) {
 	}
 }
 
+func TestNoWorkloadsOption(t *testing.T) {
+	doc := []byte("tls: {cert: a.crt, key: a.key}\nsecrets:\n  default: {value: x}\n")
+	if _, err := Parse("n.yaml", doc); err == nil || !strings.Contains(err.Error(), "workloads") {
+		t.Errorf("default options: %v, want workloads required", err)
+	}
+	c, err := ParseWith("n.yaml", doc, Options{NoWorkloads: true})
+	if err != nil || len(c.Workloads) != 0 || c.Secrets["default"].Value != "x" {
+		t.Errorf("NoWorkloads: %+v, %v", c, err)
+	}
+	if _, err := ParseWith("n.yaml", []byte("tls: {cert: a.crt}\n"), Options{NoWorkloads: true}); err == nil {
+		t.Error("NoWorkloads skipped the other checks")
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "absent.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)

@@ -22,6 +22,7 @@ type validator struct {
 	name string
 	root *yaml.Node
 	base string
+	opts Options
 	errs []error
 }
 
@@ -236,7 +237,9 @@ func (v *validator) secrets(c *Config, f *file) {
 
 func (v *validator) workloads(c *Config, f *file) {
 	if len(f.Workloads) == 0 {
-		v.errorf("workloads", "required: at least one workload (an enclave identity and its secrets)")
+		if !v.opts.NoWorkloads {
+			v.errorf("workloads", "required: at least one workload (an enclave identity and its secrets)")
+		}
 		return
 	}
 	for i, wf := range f.Workloads {
