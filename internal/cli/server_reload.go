@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ func (r *reloader) warnRestart(cfg *config.Config) {
 	for name, eq := range map[string]bool{
 		"listen":       cfg.Listen == r.cfg.Listen,
 		"admin_listen": cfg.AdminListen == r.cfg.AdminListen,
-		"verifier":     cfg.Verifier == r.cfg.Verifier,
+		"verifier":     reflect.DeepEqual(cfg.Verifier, r.cfg.Verifier),
 		"limits":       cfg.Limits == r.cfg.Limits,
 		"log":          cfg.Log == r.cfg.Log,
 		"audit":        cfg.AuditPath == r.cfg.AuditPath,

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/internal/simtest"
+	"github.com/secretprov/secretprov/pcs"
+	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/sim"
 )
 
@@ -191,7 +193,8 @@ func TestServerProcess(t *testing.T) {
 	bin := secretprovBinary(t)
 	fx := newSrvFixture(t)
 	pcsSrv := simtest.PCS(t, fx.world)
-	cfg := fx.config(t, "  pcs_url: "+pcsSrv.URL+sim.SGXBasePath+"\n  pcs_kind: pccs\n  cache_dir: cache", "{default: demo-secret}", srvSecrets)
+	key := simtest.Platform(t, fx.world, quote.TEESGX, pcs.StatusUpToDate).Key()
+	cfg := fx.config(t, "  pcs_url: "+pcsSrv.URL+sim.SGXBasePath+"\n  pcs_kind: pccs\n  cache_dir: cache\n  prefetch: ["+key.String()+"]", "{default: demo-secret}", srvSecrets)
 
 	var out srvLog
 	cmd := exec.Command(bin, "server", "--config", cfg, "--poll-interval", "1h") // reloads only on SIGHUP
@@ -208,10 +211,8 @@ func TestServerProcess(t *testing.T) {
 	}()
 	addr, admin := out.addrs(t)
 
+	waitReady(t, "http://"+admin+"/readyz") // the prefetched platform's collateral is cached
 	srvExpect(t, addr, fx, srvSecretA)
-	if code, body := srvGet(t, "http://"+admin+"/readyz"); code != 200 {
-		t.Errorf("/readyz: %d %s", code, body)
-	}
 	fx.write(t, "demo-secret", srvSecretB)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -234,5 +235,21 @@ func TestServerProcess(t *testing.T) {
 	srvNoSecrets(t, "the server process's output", out.String())
 	if !strings.Contains(out.String(), `"simulated_pki":true`) {
 		t.Error("no loud warning about the simulated trust root")
+	}
+}
+
+// waitReady polls a readiness endpoint until it answers 200, for at most 20 seconds.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := srvGet(t, url)
+		if code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %d %s", url, code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/secretprov/secretprov/collateral"
 	"github.com/secretprov/secretprov/internal/config"
 	"github.com/secretprov/secretprov/internal/obs"
+	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/policy"
 	"github.com/secretprov/secretprov/secrets"
 	"github.com/secretprov/secretprov/server"
@@ -99,7 +101,7 @@ func (c *components) verifier(cfg *config.Config, s *streams, log *slog.Logger, 
 		return nil, nil, err
 	}
 	if cache, ok := src.(*collateral.Cache); ok {
-		c.collateralRun = cache.Run
+		c.collateralRun, ready = prefetchThenRun(cache, cfg.Verifier.Prefetch, log)
 	}
 	v, err := verify.New(src, verify.WithRoot(root))
 	if err != nil {
@@ -178,6 +180,33 @@ func collateralFor(cfg *config.Config, root *x509.Certificate, log *slog.Logger,
 		return nil, nil, badInput(fmt.Errorf("verifier: %w", err))
 	}
 	return cache, func(context.Context) error { return cache.Ready() }, nil
+}
+
+// errPrefetchPending is the readiness error until the first prefetch of collateral ended.
+var errPrefetchPending = errors.New("collateral prefetch in progress")
+
+// prefetchThenRun returns the cache's background task — first fetch the collateral of the
+// configured platforms, then refresh — and a readiness check that fails until that first fetch
+// ended and while any of those platforms lacks collateral.
+func prefetchThenRun(cache *collateral.Cache, keys []pcs.Key, log *slog.Logger) (func(context.Context) error, obs.ReadyFunc) {
+	var prefetched atomic.Bool
+	prefetched.Store(len(keys) == 0)
+	run := func(ctx context.Context) error {
+		if len(keys) > 0 {
+			if err := cache.Prefetch(ctx, keys...); err != nil {
+				log.Warn("collateral prefetch failed; retrying in the background", obs.KeyError, err.Error())
+			}
+			prefetched.Store(true)
+		}
+		return cache.Run(ctx)
+	}
+	ready := func(context.Context) error {
+		if !prefetched.Load() {
+			return errPrefetchPending
+		}
+		return cache.Ready()
+	}
+	return run, ready
 }
 
 // readiness: the TLS certificate is loaded and valid, and the collateral asked for is cached.

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/policy"
 )
 
@@ -48,6 +49,8 @@ type Verifier struct {
 	CollateralGrace time.Duration
 	Update          string // standard | early
 	CollateralFile  string // offline collateral JSON instead of a PCS (air-gapped)
+	// Prefetch are the platforms whose collateral is fetched at start; /readyz waits for them.
+	Prefetch []pcs.Key
 }
 
 // Limits bound what one client or many can cost the server.

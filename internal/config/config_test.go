@@ -172,3 +172,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPrefetchKeys(t *testing.T) {
+	base := "tls: {cert: a, key: b}\nworkloads: [{name: w, mrenclave: [\"" + strings.Repeat("ab", 32) + "\"], secrets: {default: s}}]\nsecrets: {s: {env: S}}\n"
+	c, err := Parse("p.yaml", []byte(base+"verifier: {prefetch: [sgx/00A067110000/processor, tdx/b0c06f000000/platform]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Verifier.Prefetch) != 2 || c.Verifier.Prefetch[0].String() != "sgx/00A067110000/processor" || c.Verifier.Prefetch[1].String() != "tdx/B0C06F000000/platform" {
+		t.Errorf("prefetch = %v", c.Verifier.Prefetch)
+	}
+	for _, bad := range []string{"sgx/00A067110000", "sev/00A067110000/processor", "sgx/00A0671100/processor", "sgx/00A067110000/cpu"} {
+		if _, err := Parse("p.yaml", []byte(base+"verifier: {prefetch: ["+bad+"]}\n")); err == nil || !strings.Contains(err.Error(), "p.yaml:4: verifier.prefetch[0]") {
+			t.Errorf("prefetch %q: %v", bad, err)
+		}
+	}
+}

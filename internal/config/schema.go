@@ -22,14 +22,15 @@ type tlsFile struct {
 }
 
 type verifierFile struct {
-	PCSURL          string `yaml:"pcs_url"`
-	TDXPCSURL       string `yaml:"tdx_pcs_url"`
-	PCSKind         string `yaml:"pcs_kind"`
-	TrustRoot       string `yaml:"trust_root"`
-	CacheDir        string `yaml:"cache_dir"`
-	CollateralGrace string `yaml:"collateral_grace"`
-	Update          string `yaml:"update"`
-	Collateral      string `yaml:"collateral"`
+	PCSURL          string   `yaml:"pcs_url"`
+	TDXPCSURL       string   `yaml:"tdx_pcs_url"`
+	PCSKind         string   `yaml:"pcs_kind"`
+	TrustRoot       string   `yaml:"trust_root"`
+	CacheDir        string   `yaml:"cache_dir"`
+	CollateralGrace string   `yaml:"collateral_grace"`
+	Update          string   `yaml:"update"`
+	Collateral      string   `yaml:"collateral"`
+	Prefetch        []string `yaml:"prefetch"`
 }
 
 type limitsFile struct {

@@ -173,6 +173,43 @@ func (v *validator) verifier(c *Config, f *file) {
 	c.Verifier.CacheDir = v.path(vf.CacheDir)
 	c.Verifier.CollateralFile = v.path(vf.Collateral)
 	v.duration("verifier.collateral_grace", vf.CollateralGrace, &c.Verifier.CollateralGrace)
+	for i, k := range vf.Prefetch {
+		key, err := parseKey(k)
+		if err != nil {
+			v.errorf(fmt.Sprintf("verifier.prefetch[%d]", i), "want TEE/FMSPC/CA such as sgx/00A067110000/processor, got %q", k)
+			continue
+		}
+		c.Verifier.Prefetch = append(c.Verifier.Prefetch, key)
+	}
+	if len(vf.Prefetch) > 0 && c.Verifier.CollateralFile != "" {
+		v.errorf("verifier.prefetch", "applies to a PCS (pcs_url), not to the offline collateral file")
+	}
+}
+
+// parseKey parses a platform key as pcs.Key.String writes it: "sgx/00A067110000/processor".
+func parseKey(s string) (pcs.Key, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 {
+		return pcs.Key{}, errors.New("want three parts")
+	}
+	var k pcs.Key
+	switch parts[0] {
+	case "sgx":
+		k.TEE = quote.TEESGX
+	case "tdx":
+		k.TEE = quote.TEETDX
+	default:
+		return pcs.Key{}, errors.New("want sgx or tdx")
+	}
+	f, err := pcs.ParseFMSPC(parts[1])
+	if err != nil {
+		return pcs.Key{}, err
+	}
+	k.FMSPC, k.CA = f, pcs.CAType(parts[2])
+	if !k.CA.Valid() {
+		return pcs.Key{}, errors.New("want processor or platform")
+	}
+	return k, nil
 }
 
 func (v *validator) limits(c *Config, f *file) {
