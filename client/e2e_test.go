@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -30,23 +29,6 @@ const (
 	e2eDB      = "db-password-e2e-7Qw"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type staticSet struct{ set *secrets.Set }
 
 func (s staticSet) Current() *secrets.Set { return s.set }
@@ -54,11 +36,11 @@ func (s staticSet) Current() *secrets.Set { return s.set }
 type e2eWorld struct {
 	w     *sim.World
 	pki   *testPKI
-	audit *syncBuffer
+	audit *simtest.LogBuffer
 }
 
 func newE2EWorld(t *testing.T) *e2eWorld {
-	return &e2eWorld{w: simtest.World(t), pki: newPKI(t), audit: &syncBuffer{}}
+	return &e2eWorld{w: simtest.World(t), pki: newPKI(t), audit: &simtest.LogBuffer{}}
 }
 
 // start runs a provisioning server until stop is called or the test ends.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/client"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/sim"
 	"github.com/secretprov/secretprov/wire"
 )
@@ -185,7 +186,7 @@ func TestFetchFailover(t *testing.T) {
 	untrusted := startServer(t, newServerConfig(other.loopbackCert(t)), grant(map[string]string{"default": "v"}))
 	notTLS := rawServer(t, func(c net.Conn) { _, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")) })
 	silent := startServer(t, newServerConfig(p.loopbackCert(t)), closeSilently)
-	wrongName := startServer(t, newServerConfig(p.serverCert(t, "elsewhere", []string{"elsewhere.example"})), grant(nil))
+	wrongName := startServer(t, newServerConfig(simtest.ServerCertificateWithCN(t, p.ca, "elsewhere", "elsewhere.example")), grant(nil))
 
 	tests := []struct {
 		name  string
@@ -252,7 +253,8 @@ func TestFetchCancelled(t *testing.T) {
 
 func TestFetchServerNames(t *testing.T) {
 	p := newPKI(t)
-	cnOnly := startServer(t, newServerConfig(p.serverCert(t, "provisioning.example", nil)), grant(map[string]string{"default": "v"}))
+	// A certificate with a common name and no subject alternative name.
+	cnOnly := startServer(t, newServerConfig(simtest.ServerCertificateWithCN(t, p.ca, "provisioning.example")), grant(map[string]string{"default": "v"}))
 
 	t.Run("CN-only certificate with override", func(t *testing.T) {
 		cfg := baseConfig(t, p, cnOnly.addr)

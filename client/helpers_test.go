@@ -2,15 +2,10 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -49,11 +44,10 @@ func raTLSCert(t testing.TB) ratls.CertSource {
 	return raTLS.cert
 }
 
-// testPKI is a CA and the server certificates it issues. Validity covers synctest's fake
-// clock (which starts in 2000) and today.
+// testPKI is the operator's CA (sim.TLSAuthority) and the pool that trusts it. Its validity
+// covers synctest's fake clock (which starts in 2000) and today.
 type testPKI struct {
-	ca    *x509.Certificate
-	key   *ecdsa.PrivateKey
+	ca    *sim.TLSAuthority
 	roots *x509.CertPool
 }
 
@@ -64,49 +58,14 @@ var (
 
 func newPKI(t testing.TB) *testPKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test provisioning CA"},
-		NotBefore: validFrom, NotAfter: validUntil, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	return &testPKI{ca: ca, key: key, roots: roots}
+	ca := simtest.TLSAuthority(t, sim.WithTLSValidity(validFrom, validUntil))
+	return &testPKI{ca: ca, roots: ca.Pool()}
 }
 
-// serverCert issues a server certificate; with no dns names and no IPs it has no SAN at all.
-func (p *testPKI) serverCert(t testing.TB, cn string, dns []string, ips ...net.IP) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: validFrom, NotAfter: validUntil, DNSNames: dns, IPAddresses: ips,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
+// loopbackCert issues a server certificate for localhost, 127.0.0.1 and ::1.
 func (p *testPKI) loopbackCert(t testing.TB) tls.Certificate {
-	return p.serverCert(t, "localhost", []string{"localhost"}, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+	t.Helper()
+	return simtest.LoopbackCertificate(t, p.ca)
 }
 
 // handler is what a test server does with connection n (1-based) after the handshake.

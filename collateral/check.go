@@ -2,7 +2,6 @@ package collateral
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -24,10 +23,11 @@ type entry struct {
 }
 
 // check parses doc and verifies it against the trust root: the root CA CRL is signed by root;
-// a PCK CRL by a Processor/Platform CA of the requested type issued by root and not revoked
-// by rootCRL; a TCB Info or QE Identity by a TCB Signing certificate issued by root and not
-// revoked by rootCRL (pcs.VerifyTCBSigningChain), and it is the document asked for (TEE,
-// FMSPC). Times are not checked: expiry is the verifier's business.
+// a PCK CRL by a Processor/Platform CA of the requested type issued by root
+// (pcs.VerifyPCKCRLIssuerChain) and not revoked by rootCRL; a TCB Info or QE Identity by a TCB
+// Signing certificate issued by root and not revoked by rootCRL (pcs.VerifyTCBSigningChain),
+// and it is the document asked for (TEE, FMSPC). Times are not checked: expiry is the
+// verifier's business.
 func check(doc *Document, root *x509.Certificate, rootCRL *x509.RevocationList) (*entry, error) {
 	e := &entry{item: doc.Item, doc: doc}
 	var err error
@@ -65,37 +65,25 @@ func (e *entry) checkRootCRL(root *x509.Certificate) error {
 }
 
 func (e *entry) checkPCKCRL(root *x509.Certificate, rootCRL *x509.RevocationList) error {
-	chain := e.doc.IssuerChain
-	if len(chain) != 2 {
-		return fmt.Errorf("issuer chain has %d certificates, want 2", len(chain))
-	}
-	if err := checkIsRoot(chain[1], root); err != nil {
-		return err
-	}
-	ca, err := pcs.CATypeOf(chain[0])
+	ca, err := pcs.VerifyPCKCRLIssuerChain(e.doc.IssuerChain, root)
 	if err != nil {
 		return err
 	}
+	issuer := e.doc.IssuerChain[0]
 	if ca != e.item.CA {
 		return fmt.Errorf("issued by the %s CA, want %s", ca, e.item.CA)
-	}
-	if !bytes.Equal(chain[0].RawIssuer, root.RawSubject) {
-		return errors.New("PCK CA is not issued by the trusted root")
-	}
-	if err := chain[0].CheckSignatureFrom(root); err != nil {
-		return fmt.Errorf("PCK CA certificate: %w", err)
 	}
 	if err := pcs.VerifyCRL(rootCRL, root); err != nil {
 		return err
 	}
-	if err := pcs.CheckRevocation(rootCRL, chain[0], pcs.DocPCKCA); err != nil {
+	if err := pcs.CheckRevocation(rootCRL, issuer, pcs.DocPCKCA); err != nil {
 		return err
 	}
 	crl, err := pcs.ParseCRL(e.doc.Body)
 	if err != nil {
 		return err
 	}
-	if err := pcs.VerifyCRL(crl, chain[0]); err != nil {
+	if err := pcs.VerifyCRL(crl, issuer); err != nil {
 		return err
 	}
 	e.crl, e.next = crl, crl.NextUpdate
@@ -107,10 +95,7 @@ func (e *entry) checkTCBInfo(root *x509.Certificate, rootCRL *x509.RevocationLis
 	if err != nil {
 		return err
 	}
-	if err := pcs.VerifyTCBSigningChain(e.doc.IssuerChain, root, rootCRL); err != nil {
-		return err
-	}
-	if err := t.CheckSignature(e.doc.IssuerChain[0]); err != nil {
+	if err := e.checkSigned(t, root, rootCRL); err != nil {
 		return err
 	}
 	if t.TEE() != e.item.TEE || t.FMSPC != e.item.FMSPC {
@@ -125,10 +110,7 @@ func (e *entry) checkQEIdentity(root *x509.Certificate, rootCRL *x509.Revocation
 	if err != nil {
 		return err
 	}
-	if err := pcs.VerifyTCBSigningChain(e.doc.IssuerChain, root, rootCRL); err != nil {
-		return err
-	}
-	if err := q.CheckSignature(e.doc.IssuerChain[0]); err != nil {
+	if err := e.checkSigned(q, root, rootCRL); err != nil {
 		return err
 	}
 	if err := q.CheckFor(e.item.TEE); err != nil {
@@ -138,13 +120,13 @@ func (e *entry) checkQEIdentity(root *x509.Certificate, rootCRL *x509.Revocation
 	return nil
 }
 
-// checkIsRoot requires c to carry the trusted root's subject and public key.
-func checkIsRoot(c, root *x509.Certificate) error {
-	pub, ok := root.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(c.PublicKey) || !bytes.Equal(c.RawSubject, root.RawSubject) {
-		return errors.New("issuer chain does not end in the trusted root")
+// checkSigned verifies the document's TCB Signing issuer chain and its signature by the chain's
+// signing certificate.
+func (e *entry) checkSigned(signed interface{ CheckSignature(*x509.Certificate) error }, root *x509.Certificate, rootCRL *x509.RevocationList) error {
+	if err := pcs.VerifyTCBSigningChain(e.doc.IssuerChain, root, rootCRL); err != nil {
+		return err
 	}
-	return nil
+	return signed.CheckSignature(e.doc.IssuerChain[0])
 }
 
 // hideMismatch turns a pcs mismatch error into plain text: a service that delivers the wrong

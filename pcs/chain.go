@@ -2,23 +2,27 @@ package pcs
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
 // maxChainCerts bounds the certificates accepted in one PEM chain.
 const maxChainCerts = 8
 
-// Common-name fragments QVL requires (dcap spec §5.2, §5.3).
+// Common-name fragments QVL requires (dcap spec §5.2, §5.3, §5.5): the subject common name of a
+// certificate in an Intel chain must contain the fragment of its role. Pass them to CheckIssued.
+// PCK CAs are held to their exact names instead (CATypeOf; QVL accepts exactly the Processor and
+// Platform CA subjects as PCK CRL issuers).
 const (
-	cnRootFragment       = "SGX Root CA"
-	cnPCKLeafFragment    = "SGX PCK Certificate"
-	cnTCBSigningFragment = "SGX TCB Signing"
+	CNFragmentRootCA     = "SGX Root CA"
+	CNFragmentPCKCert    = "SGX PCK Certificate"
+	CNFragmentTCBSigning = "SGX TCB Signing"
 )
 
 // ParseChainPEM parses a concatenation of PEM CERTIFICATE blocks (leaf first, as Intel sends
@@ -73,6 +77,132 @@ func ParseIssuerChainHeader(v string) ([]*x509.Certificate, error) {
 	return ParseChainPEM([]byte(decoded))
 }
 
+// The chain checks come in two layers. The primitives (CheckTrustedRoot, CheckIssued,
+// CheckPCKLeafExtensions, CheckPCKLinks, VerifyPCKCRLIssuerChain) check certificates and links
+// against a root the caller already trusts and never look at CRLs, so that a verifier can
+// check collateral once and revocation per quote. VerifyTCBSigningChain and VerifyPCKChain
+// compose them with the root's self-signature and the CRL checks into QVL's complete steps.
+
+// CheckTrustedRoot returns a KindUntrusted error naming DocRootCA unless presented, the root
+// certificate delivered at the end of a chain, carries the trusted root's subject and public
+// key (byte for byte; the QvE pins the key, dcap spec §5.1 step 4). Its self-signature is not
+// checked: every certificate below it is verified with the trusted root's key.
+func CheckTrustedRoot(presented, trusted *x509.Certificate) error {
+	if presented == nil || trusted == nil {
+		return newErr(KindChain, DocRootCA, "missing root certificate", nil)
+	}
+	if !bytes.Equal(presented.RawSubjectPublicKeyInfo, trusted.RawSubjectPublicKeyInfo) ||
+		!bytes.Equal(presented.RawSubject, trusted.RawSubject) {
+		return newErr(KindUntrusted, DocRootCA, "chain root is not the trusted root", nil)
+	}
+	return nil
+}
+
+// CheckIssued checks one link of an Intel chain (QVL semantics, dcap spec §5.2 steps 1–3, §5.3
+// step 1): child's subject common name contains cnFragment (when not empty; see the
+// CNFragment constants), child's raw issuer name equals parent's raw subject, child is signed
+// with ECDSA-SHA256, and parent's key verifies that signature; crypto/x509 also requires parent
+// to be allowed to sign certificates (CA basic constraint, keyCertSign key usage). Errors name
+// doc: KindChain for a name, a missing certificate or a parent that may not sign, KindSignature
+// for the algorithm or the signature. Names and times of parent are not checked.
+func CheckIssued(child, parent *x509.Certificate, cnFragment string, doc Doc) error {
+	if child == nil || parent == nil {
+		return newErr(KindChain, doc, "missing certificate", nil)
+	}
+	if cnFragment != "" && !strings.Contains(child.Subject.CommonName, cnFragment) {
+		return newErr(KindChain, doc, fmt.Sprintf("common name %q lacks %q", child.Subject.CommonName, cnFragment), nil)
+	}
+	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
+		return newErr(KindChain, doc, fmt.Sprintf("issuer %q is not %q", child.Issuer, parent.Subject), nil)
+	}
+	if child.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+		return newErr(KindSignature, doc, fmt.Sprintf("algorithm %v, want ECDSA-SHA256", child.SignatureAlgorithm), nil)
+	}
+	if err := child.CheckSignatureFrom(parent); err != nil {
+		return newErr(signatureKind(err), doc, "signature by "+strconv.Quote(parent.Subject.CommonName), err)
+	}
+	return nil
+}
+
+// pckRequiredExtensions are the standard extensions QVL requires in a PCK certificate (dcap
+// spec §3.3; QVL X509Constants.h REQUIRED_X509_EXTENSIONS).
+var pckRequiredExtensions = [...]struct {
+	name string
+	id   asn1.ObjectIdentifier
+}{
+	{"authority key identifier", asn1.ObjectIdentifier{2, 5, 29, 35}},
+	{"CRL distribution points", asn1.ObjectIdentifier{2, 5, 29, 31}},
+	{"subject key identifier", asn1.ObjectIdentifier{2, 5, 29, 14}},
+	{"key usage", asn1.ObjectIdentifier{2, 5, 29, 15}},
+	{"basic constraints", asn1.ObjectIdentifier{2, 5, 29, 19}},
+}
+
+// CheckPCKLeafExtensions returns a KindFormat error naming DocPCKCert unless the PCK
+// certificate carries every standard extension QVL requires: authority key identifier, CRL
+// distribution points, subject key identifier, key usage and basic constraints (presence by
+// OID; their values are not judged). The SGX extension is ParsePCKExtensions' business.
+func CheckPCKLeafExtensions(leaf *x509.Certificate) error {
+	if leaf == nil {
+		return newErr(KindChain, DocPCKCert, "missing certificate", nil)
+	}
+	for _, req := range pckRequiredExtensions {
+		if !hasExtension(leaf, req.id) {
+			return formatErr(DocPCKCert, "no "+req.name+" extension", nil)
+		}
+	}
+	return nil
+}
+
+func hasExtension(c *x509.Certificate, id asn1.ObjectIdentifier) bool {
+	for i := range c.Extensions {
+		if c.Extensions[i].Id.Equal(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckPCKLinks checks a PCK chain below a root the caller trusts (see CheckTrustedRoot),
+// without CRLs or times (dcap spec §5.2 steps 1 and 3, §3.3): ca is the Processor or Platform
+// CA (CATypeOf) issued and signed by root; leaf's common name contains "SGX PCK Certificate",
+// it is issued and signed by ca, and it carries the extensions of CheckPCKLeafExtensions.
+// Errors name DocPCKCA or DocPCKCert. It returns ca's type.
+func CheckPCKLinks(leaf, ca, root *x509.Certificate) (CAType, error) {
+	caType, err := checkPCKCA(ca, root)
+	if err != nil {
+		return "", err
+	}
+	if err := CheckIssued(leaf, ca, CNFragmentPCKCert, DocPCKCert); err != nil {
+		return "", err
+	}
+	return caType, CheckPCKLeafExtensions(leaf)
+}
+
+// VerifyPCKCRLIssuerChain checks the issuer chain delivered with a PCK CRL (dcap spec §3.2,
+// §3.5, §5.2 step 5): exactly two certificates, PCK CA then root; the root is the trusted root
+// (CheckTrustedRoot); the CA is the Processor or Platform CA, issued and signed by the trusted
+// root. It returns the CA's type; on success chain[0] is the certificate to verify the PCK CRL
+// with (VerifyCRL). Revocation of the CA (root CA CRL) is left to the caller. Errors name
+// DocPCKCA or DocRootCA; the caller knows they concern a CRL.
+func VerifyPCKCRLIssuerChain(chain []*x509.Certificate, root *x509.Certificate) (CAType, error) {
+	if len(chain) != 2 {
+		return "", newErr(KindChain, DocPCKCA, fmt.Sprintf("want 2 certificates, got %d", len(chain)), nil)
+	}
+	if err := CheckTrustedRoot(chain[1], root); err != nil {
+		return "", err
+	}
+	return checkPCKCA(chain[0], root)
+}
+
+// checkPCKCA requires ca to be the Processor or Platform CA, issued and signed by root.
+func checkPCKCA(ca, root *x509.Certificate) (CAType, error) {
+	caType, err := CATypeOf(ca)
+	if err != nil {
+		return "", err
+	}
+	return caType, CheckIssued(ca, root, "", DocPCKCA)
+}
+
 // VerifyTCBSigningChain checks the issuer chain of a TCB Info or QE Identity (QVL
 // TCBSigningChain semantics, dcap spec §5.3 steps 1–2): exactly two certificates, signer then
 // root; the root's CN contains "SGX Root CA" and it is self-signed; the signer's CN contains
@@ -84,11 +214,11 @@ func VerifyTCBSigningChain(chain []*x509.Certificate, root *x509.Certificate, ro
 	if len(chain) != 2 {
 		return newErr(KindChain, DocTCBSigningCert, fmt.Sprintf("want 2 certificates, got %d", len(chain)), nil)
 	}
-	signer, chainRoot := chain[0], chain[1]
-	if err := checkRoot(chainRoot, root); err != nil {
+	signer := chain[0]
+	if err := checkSelfSignedRoot(chain[1], root); err != nil {
 		return err
 	}
-	if err := checkIssued(DocTCBSigningCert, cnTCBSigningFragment, signer, chainRoot); err != nil {
+	if err := CheckIssued(signer, root, CNFragmentTCBSigning, DocTCBSigningCert); err != nil {
 		return err
 	}
 	if err := VerifyCRL(rootCRL, root); err != nil {
@@ -99,28 +229,21 @@ func VerifyTCBSigningChain(chain []*x509.Certificate, root *x509.Certificate, ro
 
 // VerifyPCKChain checks the PCK certificate chain from a quote (QVL PckCertVerifier
 // semantics, dcap spec §5.2 steps 1–6): exactly three certificates, leaf, intermediate, root;
-// the root is self-signed with a CN containing "SGX Root CA" and is the trusted root; the
-// intermediate is the Processor or Platform CA issued and signed by the root; the leaf's CN
-// contains "SGX PCK Certificate" and it is issued and signed by the intermediate; rootCRL
-// verifies against the root and pckCRL against the intermediate; neither the intermediate
-// (root CRL) nor the leaf (PCK CRL) is revoked. Times are not checked (see Validity). It
-// returns the intermediate's CA type.
+// the root is self-signed with a CN containing "SGX Root CA" and is the trusted root;
+// CheckPCKLinks holds (the intermediate is the Processor or Platform CA, links signed, names,
+// the leaf's required extensions); rootCRL verifies against the root and pckCRL against the
+// intermediate; neither the intermediate (root CRL) nor the leaf (PCK CRL) is revoked. Times
+// are not checked (see Validity). It returns the intermediate's CA type.
 func VerifyPCKChain(chain []*x509.Certificate, root *x509.Certificate, rootCRL, pckCRL *x509.RevocationList) (CAType, error) {
 	if len(chain) != 3 {
 		return "", newErr(KindChain, DocPCKCert, fmt.Sprintf("want 3 certificates, got %d", len(chain)), nil)
 	}
-	leaf, ca, chainRoot := chain[0], chain[1], chain[2]
-	if err := checkRoot(chainRoot, root); err != nil {
+	leaf, ca := chain[0], chain[1]
+	if err := checkSelfSignedRoot(chain[2], root); err != nil {
 		return "", err
 	}
-	caType, err := CATypeOf(ca)
+	caType, err := CheckPCKLinks(leaf, ca, root)
 	if err != nil {
-		return "", err
-	}
-	if err := checkIssued(DocPCKCA, "", ca, chainRoot); err != nil {
-		return "", err
-	}
-	if err := checkIssued(DocPCKCert, cnPCKLeafFragment, leaf, ca); err != nil {
 		return "", err
 	}
 	if err := VerifyCRL(rootCRL, root); err != nil {
@@ -135,41 +258,17 @@ func VerifyPCKChain(chain []*x509.Certificate, root *x509.Certificate, rootCRL, 
 	return caType, CheckRevocation(pckCRL, leaf, DocPCKCert)
 }
 
-// checkRoot requires c to be a self-signed "SGX Root CA" with the trusted root's subject and
-// public key.
-func checkRoot(c, trusted *x509.Certificate) error {
-	if c == nil || trusted == nil {
+// checkSelfSignedRoot requires c to be a self-signed "SGX Root CA" that is the trusted root
+// (QVL checks the chain's root this way; CheckTrustedRoot alone is enough when everything
+// below is verified with the trusted root's key).
+func checkSelfSignedRoot(c, trusted *x509.Certificate) error {
+	if c == nil {
 		return newErr(KindChain, DocRootCA, "missing root certificate", nil)
 	}
-	if err := checkIssued(DocRootCA, cnRootFragment, c, c); err != nil {
+	if err := CheckIssued(c, c, CNFragmentRootCA, DocRootCA); err != nil {
 		return err
 	}
-	pub, ok := trusted.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(c.PublicKey) || !bytes.Equal(c.RawSubject, trusted.RawSubject) {
-		return newErr(KindUntrusted, DocRootCA, "chain root is not the trusted root", nil)
-	}
-	return nil
-}
-
-// checkIssued requires child's CN to contain cnFragment (if set), child's issuer to be
-// parent's subject, and parent's signature on child to verify (parent must be a CA).
-func checkIssued(doc Doc, cnFragment string, child, parent *x509.Certificate) error {
-	if child == nil || parent == nil {
-		return newErr(KindChain, doc, "missing certificate", nil)
-	}
-	if cnFragment != "" && !strings.Contains(child.Subject.CommonName, cnFragment) {
-		return newErr(KindChain, doc, fmt.Sprintf("common name %q lacks %q", child.Subject.CommonName, cnFragment), nil)
-	}
-	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
-		return newErr(KindChain, doc, fmt.Sprintf("issuer %q is not %q", child.Issuer, parent.Subject), nil)
-	}
-	if child.SignatureAlgorithm != x509.ECDSAWithSHA256 {
-		return newErr(KindSignature, doc, fmt.Sprintf("algorithm %v, want ECDSA-SHA256", child.SignatureAlgorithm), nil)
-	}
-	if err := child.CheckSignatureFrom(parent); err != nil {
-		return newErr(signatureKind(err), doc, "", err)
-	}
-	return nil
+	return CheckTrustedRoot(c, trusted)
 }
 
 // signatureKind classifies an x509 CheckSignatureFrom error: a parent that may not sign

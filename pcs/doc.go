@@ -14,10 +14,16 @@
 //     Intel has added members (component "category"/"type") without a version change.
 //   - Signed documents keep the exact bytes that were signed (TCBInfo.Raw, QEIdentity.Raw;
 //     never re-marshalled) and CheckSignature verifies them (ECDSA P-256, SHA-256, r||s).
-//   - The chain and CRL checks of Intel's QVL, as building blocks for package verify:
-//     VerifyPCKChain (§5.2), VerifyTCBSigningChain (§5.3, §5.4), VerifyCRL, CheckCRLTime,
-//     CheckRevocation, and validity windows (Validity, WindowOf, Bundle.Validities; §5.1 step 5,
-//     §5.10) that say which item expires first.
+//   - The chain and CRL checks of Intel's QVL, in two layers. Primitives that check against a
+//     root the caller already trusts, without CRLs, so that a verifier can check collateral
+//     once and revocation per quote: CheckTrustedRoot (the chain's root is the trusted one),
+//     CheckIssued (one link: common-name fragment, issuer name, ECDSA-SHA256, signature),
+//     CheckPCKLeafExtensions (the standard extensions QVL requires in a PCK certificate, §3.3),
+//     CheckPCKLinks (PCK CA and PCK certificate below the root, §5.2) and
+//     VerifyPCKCRLIssuerChain (§3.5); and QVL's complete steps built on them, with the root's
+//     self-signature and the CRLs: VerifyPCKChain (§5.2), VerifyTCBSigningChain (§5.3, §5.4).
+//     Also VerifyCRL, CheckCRLTime, CheckRevocation, and validity windows (Validity, WindowOf,
+//     Bundle.Validities; §5.1 step 5, §5.10) that say which item expires first.
 //   - MarshalPCKExtensions and Bundle.MarshalJSON, inverses of the parsers, for simulators and
 //     for converting PCS responses to the offline layout.
 //
@@ -47,7 +53,8 @@
 //	any other Kind, DocPCKCert / DocPCKCA / DocRootCA  pck_chain_invalid (DocPCKExtensions too)
 //
 // VerifyTCBSigningChain reports DocTCBSigningCert, DocRootCA or a CRL doc; the caller knows
-// whether it was checking the TCB Info or the QE Identity chain.
+// whether it was checking the TCB Info or the QE Identity chain. Likewise
+// VerifyPCKCRLIssuerChain reports DocPCKCA or DocRootCA for what is a crl_invalid case.
 //
 // # Usage
 //

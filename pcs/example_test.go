@@ -13,22 +13,7 @@ import (
 
 // Parse the collateral of the SGX vector, check it as a verifier would, and print what it says.
 func Example() {
-	raw, err := os.ReadFile(testvectors.Path("phala-dcap-qvl/sgx_quote_collateral.json"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	b, err := pcs.ParseBundleJSON(raw)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	rootDER, err := os.ReadFile(testvectors.Path("phala-dcap-qvl/TrustedRootCA.der"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	root, err := x509.ParseCertificate(rootDER)
+	b, root, err := sgxCollateral()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -71,4 +56,43 @@ func ExampleError() {
 	// true false
 	// true
 	// format / tcb info
+}
+
+// Check the issuer chain of the SGX vector's PCK CRL against the Intel root, then the CRL with
+// the CA the chain vouches for.
+func ExampleVerifyPCKCRLIssuerChain() {
+	b, root, err := sgxCollateral() // root: the pinned Intel root, never the chain's copy
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	chain := b.PCKCRLIssuerChain
+	ca, err := pcs.VerifyPCKCRLIssuerChain(chain, root)
+	fmt.Println("PCK CRL issuer:", ca, err)
+	fmt.Println("PCK CRL:", pcs.VerifyCRL(b.PCKCRL, chain[0]))
+	// The root is not a PCK CA, although its name ends in "CA".
+	_, err = pcs.VerifyPCKCRLIssuerChain([]*x509.Certificate{root, root}, root)
+	fmt.Println("root as PCK CA refused:", errors.Is(err, pcs.ErrChain))
+	// Output:
+	// PCK CRL issuer: processor <nil>
+	// PCK CRL: <nil>
+	// root as PCK CA refused: true
+}
+
+// sgxCollateral reads the SGX vector's collateral and the Intel SGX Root CA.
+func sgxCollateral() (*pcs.Bundle, *x509.Certificate, error) {
+	raw, err := os.ReadFile(testvectors.Path("phala-dcap-qvl/sgx_quote_collateral.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := pcs.ParseBundleJSON(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	rootDER, err := os.ReadFile(testvectors.Path("phala-dcap-qvl/TrustedRootCA.der"))
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := x509.ParseCertificate(rootDER)
+	return b, root, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"net/url"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -163,4 +164,43 @@ func FuzzParseChainPEM(f *testing.F) {
 func isPCSError(err error) bool {
 	_, ok := errors.AsType[*Error](err)
 	return ok
+}
+
+// FuzzParseIssuerChainHeader: the issuer-chain headers of PCS responses (percent-encoded PEM)
+// come off the network. No panic; every error is a *Error; an accepted chain has 1 to
+// maxChainCerts certificates and, percent-encoded again, parses to the same certificates.
+func FuzzParseIssuerChainHeader(f *testing.F) {
+	for _, name := range []string{"tcbInfoIssuerChain", "qeIdentityIssuerChain", "pckCrlIssuerChain"} {
+		enc := string(testvectors.Read(f, "go-tdx-guest/"+name+".urlencoded.txt"))
+		f.Add(enc)
+		f.Add(enc[:len(enc)/2])
+		f.Add(string(testvectors.Read(f, "go-tdx-guest/"+name+".pem")))
+	}
+	f.Add("%")
+	f.Add("%zz-----BEGIN%20CERTIFICATE-----")
+	f.Fuzz(func(t *testing.T, v string) {
+		chain, err := ParseIssuerChainHeader(v)
+		if err != nil {
+			if !isPCSError(err) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(chain) == 0 || len(chain) > maxChainCerts {
+			t.Fatalf("%d certificates", len(chain))
+		}
+		var pemText bytes.Buffer
+		for _, c := range chain {
+			_ = pem.Encode(&pemText, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		}
+		again, err := ParseIssuerChainHeader(url.PathEscape(pemText.String()))
+		if err != nil || len(again) != len(chain) {
+			t.Fatalf("re-encoded chain does not parse: %v", err)
+		}
+		for i := range chain {
+			if !bytes.Equal(chain[i].Raw, again[i].Raw) {
+				t.Fatalf("certificate %d differs after re-encoding", i)
+			}
+		}
+	})
 }

@@ -31,6 +31,20 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func newCert(t testing.TB, cn string, serial int64, isCA bool, parent *x509.Certificate, parentKey, key *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
+	return newCertEdit(t, cn, serial, isCA, parent, parentKey, key, nil)
+}
+
+// withPCKExtensions adds what Intel's PCK certificates carry besides key usage, basic
+// constraints and the AKI (which crypto/x509 takes from the parent): an SKI and a CRL
+// distribution point (CheckPCKLeafExtensions).
+func withPCKExtensions(c *x509.Certificate) {
+	c.SubjectKeyId = c.SerialNumber.Bytes()
+	c.CRLDistributionPoints = []string{"https://pcs.test/sgx/certification/v4/pckcrl?ca=platform"}
+}
+
+// newCertEdit is newCert with edit applied to the template before signing.
+func newCertEdit(t testing.TB, cn string, serial int64, isCA bool, parent *x509.Certificate, parentKey, key *ecdsa.PrivateKey, edit func(*x509.Certificate)) *x509.Certificate {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Intel Corporation"}},
@@ -42,6 +56,9 @@ func newCert(t testing.TB, cn string, serial int64, isCA bool, parent *x509.Cert
 	}
 	if isCA {
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	}
+	if edit != nil {
+		edit(tmpl)
 	}
 	if parent == nil {
 		parent, parentKey = tmpl, key
@@ -62,7 +79,7 @@ func newFakePKI(t testing.TB) *fakePKI {
 	p := &fakePKI{rootKey: newKey(t), caKey: newKey(t)}
 	p.root = newCert(t, "Intel SGX Root CA", 1, true, nil, nil, p.rootKey)
 	p.ca = newCert(t, CNPlatformCA, 2, true, p.root, p.rootKey, p.caKey)
-	p.leaf = newCert(t, "Intel SGX PCK Certificate", 3, false, p.ca, p.caKey, newKey(t))
+	p.leaf = newCertEdit(t, "Intel SGX PCK Certificate", 3, false, p.ca, p.caKey, newKey(t), withPCKExtensions)
 	p.signer = newCert(t, "Intel SGX TCB Signing", 4, false, p.root, p.rootKey, newKey(t))
 	return p
 }

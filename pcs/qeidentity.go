@@ -83,7 +83,7 @@ func ParseQEIdentityRaw(raw []byte, sigHex string) (*QEIdentity, error) {
 }
 
 // CheckSignature verifies Signature over Raw with the signer's ECDSA P-256 key (SHA-256).
-// It does not check the signer's chain: see VerifyTCBSigningChain.
+// It does not check the signer's chain: see VerifyTCBSigningChain and CheckIssued.
 func (q *QEIdentity) CheckSignature(signer *x509.Certificate) error {
 	return checkDocSignature(DocQEIdentity, q.Raw, &q.Signature, signer)
 }
@@ -99,7 +99,13 @@ func (q *QEIdentity) TEE() quote.TEE {
 // CheckFor returns a KindMismatch error unless q is the quoting enclave identity for tee: QE
 // for SGX quotes, TD_QE for TDX quotes (a QVE identity never matches).
 func (q *QEIdentity) CheckFor(tee quote.TEE) error {
-	want := map[quote.TEE]string{quote.TEESGX: QEIDQE, quote.TEETDX: QEIDTDQE}[tee]
+	var want string
+	switch tee {
+	case quote.TEESGX:
+		want = QEIDQE
+	case quote.TEETDX:
+		want = QEIDTDQE
+	}
 	if want == "" || q.ID != want {
 		return newErr(KindMismatch, DocQEIdentity, fmt.Sprintf("id %s, quote TEE %s", q.ID, tee), nil)
 	}

@@ -65,7 +65,8 @@ type TDXModule struct {
 }
 
 // TDXModuleIdentity is one entry of tdxModuleIdentities, e.g. id "TDX_01" for module major
-// version 1.
+// version 1. The id is kept as written; its letters may be in either case (dcap spec §5.5 step
+// 6 looks it up case-insensitively), so compare ids with strings.EqualFold or MajorVersion.
 type TDXModuleIdentity struct {
 	ID string
 	TDXModule
@@ -125,7 +126,7 @@ func ParseTCBInfoRaw(raw []byte, sigHex string) (*TCBInfo, error) {
 }
 
 // CheckSignature verifies Signature over Raw with the signer's ECDSA P-256 key (SHA-256).
-// It does not check the signer's chain: see VerifyTCBSigningChain.
+// It does not check the signer's chain: see VerifyTCBSigningChain and CheckIssued.
 func (t *TCBInfo) CheckSignature(signer *x509.Certificate) error {
 	return checkDocSignature(DocTCBInfo, t.Raw, &t.Signature, signer)
 }

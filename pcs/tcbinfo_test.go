@@ -424,3 +424,39 @@ func TestParseTCBInfoV2(t *testing.T) {
 		t.Errorf("version 2 with id SGX: %v", err)
 	}
 }
+
+// TestTCBInfoModuleIDCase: module identity ids are looked up case-insensitively (dcap spec §5.5
+// step 6), so any case parses, keeps its spelling and counts for duplicates.
+func TestTCBInfoModuleIDCase(t *testing.T) {
+	tdx := collateralStrings(t, tdxCollateral)["tcb_info"]
+	parse := func(old, new string) (*TCBInfo, error) {
+		t.Helper()
+		if !strings.Contains(tdx, old) {
+			t.Fatalf("%q not found", old)
+		}
+		return ParseTCBInfoRaw([]byte(strings.Replace(tdx, old, new, 1)), strings.Repeat("00", 64))
+	}
+	for _, tt := range []struct {
+		old, new string
+		index    int
+		major    uint8
+	}{
+		{`"id":"TDX_01"`, `"id":"tdx_01"`, 1, 1},
+		{`"id":"TDX_01"`, `"id":"Tdx_01"`, 1, 1},
+		{`"id":"TDX_03"`, `"id":"tdx_0b"`, 0, 11},
+		{`"id":"TDX_03"`, `"id":"TDX_0B"`, 0, 11},
+	} {
+		ti, err := parse(tt.old, tt.new)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.new, err)
+		}
+		m := ti.TDXModuleIdentities[tt.index]
+		if want := strings.Trim(tt.new[len(`"id":`):], `"`); m.ID != want || m.MajorVersion() != tt.major {
+			t.Errorf("%s: id %q major %d, want %q major %d", tt.new, m.ID, m.MajorVersion(), want, tt.major)
+		}
+	}
+	for _, bad := range []string{`"id":"tdx_01"`, `"id":"tdx-03"`, `"id":"tdx_3"`, `"id":"tdx_003"`, `"id":"tdy_03"`, `"id":"_tdx03"`} {
+		_, err := parse(`"id":"TDX_03"`, bad)
+		wantErr(t, err, KindFormat, DocTCBInfo) // tdx_01 duplicates TDX_01
+	}
+}

@@ -279,14 +279,15 @@ func parseModuleLevels(field string, ws []moduleLevelWire) ([]ModuleLevel, error
 	return levels, nil
 }
 
-// parseModuleID parses "TDX_<2 hex digits>" (either case) into the major version.
+// parseModuleID parses "TDX_<2 hex digits>" into the major version. The whole id is
+// case-insensitive ("tdx_0b" too), as QVL's lookup is (dcap spec §5.5 step 6).
 func parseModuleID(id string) (uint8, bool) {
-	digits, ok := strings.CutPrefix(id, "TDX_")
-	if !ok || len(digits) != 2 {
+	const prefix = "TDX_"
+	if len(id) != len(prefix)+2 || !strings.EqualFold(id[:len(prefix)], prefix) {
 		return 0, false
 	}
 	var b [1]byte
-	if _, err := hex.Decode(b[:], []byte(digits)); err != nil {
+	if _, err := hex.Decode(b[:], []byte(id[len(prefix):])); err != nil {
 		return 0, false
 	}
 	return b[0], true

@@ -2,21 +2,16 @@ package ratls_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"time"
 
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/ratls"
+	"github.com/secretprov/secretprov/sim"
 	"github.com/secretprov/secretprov/verify"
 )
 
@@ -70,17 +65,27 @@ func ExampleParseCertificate() {
 }
 
 func ExampleServerConfig() {
-	// The provisioning server's ordinary certificate, and the enclave's RA-TLS certificate.
-	serverCert, roots := exampleServerCert()
+	// The provisioning server's ordinary certificate, from a stand-in for the operator's own CA
+	// (trusted only through its pool), and the enclave's RA-TLS certificate.
+	operatorCA, err := sim.NewTLSAuthority("example operator CA")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	serverCert, err := operatorCA.ServerCertificate("localhost")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	enclaveCert, err := ratls.NewCertificate(context.Background(), exampleAttester{exampleMR})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	serverConf := ratls.ServerConfig(ratls.StaticCert(serverCert), exampleVerifier{},
+	serverConf := ratls.ServerConfig(ratls.StaticCert(&serverCert), exampleVerifier{},
 		ratls.AuthorizeMREnclave(exampleMR), ratls.WithVerifyTimeout(10*time.Second))
-	clientConf := ratls.ClientConfig(ratls.StaticCert(enclaveCert), roots, "localhost")
+	clientConf := ratls.ClientConfig(ratls.StaticCert(enclaveCert), operatorCA.Pool(), "localhost")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,19 +126,4 @@ func ExampleServerConfig() {
 	// Output:
 	// server: binding tcg tcb UpToDate mrenclave 12340000
 	// client: received 6 bytes
-}
-
-// exampleServerCert returns a self-signed certificate for localhost and a pool trusting it.
-func exampleServerCert() (*tls.Certificate, *x509.CertPool) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -156,12 +156,13 @@ func TestSimEndToEnd(t *testing.T) {
 		{"quote binds another key", swappedKeyCert(t, tcgOnly), sgxV, ratls.AuthorizeAnyInsecure(), ratls.ReasonBindingInvalid, "", ""},
 		{"intel root", good, intelV, ratls.AuthorizeAnyInsecure(), "pck_chain_invalid", ratls.BindingTCG, ""},
 	}
-	serverCert, pool := exampleServerCert()
+	operatorCA := simtest.TLSAuthority(t)
+	serverCert, pool := simtest.ServerCertificate(t, operatorCA, "localhost"), operatorCA.Pool()
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		for _, tc := range tests {
 			t.Run(tls.VersionName(version)+"/"+tc.name, func(t *testing.T) {
 				var s seen
-				server := ratls.ServerConfig(ratls.StaticCert(serverCert), tc.v, s.wrap(tc.authz), ratls.WithClock(func() time.Time { return at }))
+				server := ratls.ServerConfig(ratls.StaticCert(&serverCert), tc.v, s.wrap(tc.authz), ratls.WithClock(func() time.Time { return at }))
 				client := ratls.ClientConfig(ratls.StaticCert(tc.cert), pool, "localhost")
 				client.MaxVersion = version
 				slot, serverErr, clientErr := simHandshake(t, server, client)

@@ -8,58 +8,40 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/quote"
+	"github.com/secretprov/secretprov/sim"
 )
 
-// testPKI is an ordinary CA with two server certificates: one with SANs, one with a CN only
-// (like the AKS example's server certificate).
+// testPKI is the operator's CA (sim.TLSAuthority) with two server certificates: one with SANs,
+// one with a CN only (like the AKS example's server certificate). crypto/tls checks ordinary
+// certificates at the real time, which the authority's default validity covers.
 type testPKI struct {
+	ca       *sim.TLSAuthority
 	roots    *x509.CertPool
-	server   *tls.Certificate // SAN localhost, 127.0.0.1
+	server   *tls.Certificate // CN server, SAN localhost, 127.0.0.1
 	serverCN *tls.Certificate // CN secretprov.test, no SAN
 }
 
 var (
 	pkiOnce sync.Once
 	pki     testPKI
-	pkiNow  = time.Now() // crypto/tls checks ordinary certificates at the real time
 )
 
 func getPKI(t testing.TB) testPKI {
 	t.Helper()
 	pkiOnce.Do(func() {
-		caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		ca := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-			NotBefore: pkiNow.Add(-time.Hour), NotAfter: pkiNow.Add(24 * time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
-		caDER, _ := x509.CreateCertificate(rand.Reader, ca, ca, caKey.Public(), caKey)
-		caCert, _ := x509.ParseCertificate(caDER)
-		pki.roots = x509.NewCertPool()
-		pki.roots.AddCert(caCert)
-		leaf := func(serial int64, cn string, dns []string, ips []net.IP) *tls.Certificate {
-			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			tmpl := &x509.Certificate{
-				SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-				NotBefore: pkiNow.Add(-time.Hour), NotAfter: pkiNow.Add(24 * time.Hour),
-				DNSNames: dns, IPAddresses: ips, KeyUsage: x509.KeyUsageDigitalSignature,
-				ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			}
-			der, _ := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
-			return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-		}
-		pki.server = leaf(2, "server", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-		pki.serverCN = leaf(3, "secretprov.test", nil, nil)
+		ca := simtest.TLSAuthority(t)
+		server := simtest.ServerCertificateWithCN(t, ca, "server", "localhost", "127.0.0.1")
+		serverCN := simtest.ServerCertificateWithCN(t, ca, "secretprov.test")
+		pki = testPKI{ca: ca, roots: ca.Pool(), server: &server, serverCN: &serverCN}
 	})
 	return pki
 }
@@ -311,7 +293,7 @@ func TestClientConfigServerNameFromCN(t *testing.T) {
 		{"cn only, option, other name", p.serverCN, "other.test", []Option{WithServerNameFromCN()}, false},
 		{"san with option, cn ignored", p.server, "server", []Option{WithServerNameFromCN()}, false},
 		{"san with option, san checked", p.server, "localhost", []Option{WithServerNameFromCN()}, true},
-		{"cn only, option, untrusted", p.serverCN, "secretprov.test", []Option{WithServerNameFromCN(), WithClock(func() time.Time { return pkiNow.Add(48 * time.Hour) })}, false},
+		{"cn only, option, untrusted", p.serverCN, "secretprov.test", []Option{WithServerNameFromCN(), WithClock(func() time.Time { return p.ca.Certificate().NotAfter.Add(time.Hour) })}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,17 +3,11 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log"
-	"math/big"
 	"net"
-	"time"
 
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/policy"
@@ -43,7 +37,13 @@ func Example() {
 	check(err)
 	store, err := secrets.NewWatcher(map[string]secrets.Spec{"demo-secret": {Value: "A_SIMPLE_SECRET"}}, nil, nil)
 	check(err)
-	serverCert, roots := selfSigned()
+	// The server's ordinary TLS certificate, from a stand-in for the operator's own CA; the
+	// client trusts that CA only because it is handed its pool.
+	operatorCA, err := sim.NewTLSAuthority("example operator CA")
+	check(err)
+	serverCert, err := operatorCA.ServerCertificate("127.0.0.1")
+	check(err)
+	roots := operatorCA.Pool()
 	var audit bytes.Buffer
 	srv, err := server.New(server.Config{
 		TLS:      &tls.Config{Certificates: []tls.Certificate{serverCert}},
@@ -77,24 +77,6 @@ func Example() {
 	// Output:
 	// --- Received secret = 'A_SIMPLE_SECRET' ---
 	// audit: granted demo gramine-v1 default 97dc241df773a408
-}
-
-// selfSigned returns a server certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	check(err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	check(err)
-	leaf, err := x509.ParseCertificate(der)
-	check(err)
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
 }
 
 func check(err error) {

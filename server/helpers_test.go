@@ -3,16 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -57,7 +51,7 @@ func world(t testing.TB) *sim.World {
 	return testWorld
 }
 
-// serverPKI is an ordinary CA and a server certificate for 127.0.0.1 and localhost.
+// serverPKI is the operator's CA and its server certificate for localhost and 127.0.0.1.
 type serverPKI struct {
 	roots  *x509.CertPool
 	caPEM  []byte
@@ -71,39 +65,15 @@ var (
 
 func testPKI(t testing.TB) serverPKI {
 	t.Helper()
-	pkiOnce.Do(func() { pkiVal = newPKI(t, "test CA") })
+	pkiOnce.Do(func() { pkiVal = newPKI(t) })
 	return pkiVal
 }
 
-func newPKI(t testing.TB, cn string) serverPKI {
+// newPKI creates a new CA (sim.TLSAuthority) and issues its server certificate.
+func newPKI(t testing.TB) serverPKI {
 	t.Helper()
-	now := time.Now()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := serverPKI{roots: x509.NewCertPool(), caPEM: pemBlock("CERTIFICATE", caDER)}
-	p.roots.AddCert(caCert)
-	p.server = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	return p
+	ca := simtest.TLSAuthority(t)
+	return serverPKI{roots: ca.Pool(), caPEM: ca.CertificatePEM(), server: simtest.ServerCertificate(t, ca, "localhost", "127.0.0.1")}
 }
 
 // testPolicy: the demo workload (sim's default MRENCLAVE, UpToDate or SWHardeningNeeded) and a
@@ -148,7 +118,7 @@ func (s staticSecrets) Current() *secrets.Set { return s.set }
 type env struct {
 	srv     *Server
 	addr    string
-	audit   *syncBuffer
+	audit   *simtest.LogBuffer
 	metrics *obs.Metrics
 	cancel  context.CancelFunc
 	done    chan error
@@ -185,7 +155,7 @@ func start(t testing.TB, o envOptions) *env {
 	if o.tls == nil {
 		o.tls = &tls.Config{Certificates: []tls.Certificate{testPKI(t).server}}
 	}
-	e := &env{audit: &syncBuffer{}, metrics: newMetrics(), done: make(chan error, 1)}
+	e := &env{audit: &simtest.LogBuffer{}, metrics: newMetrics(), done: make(chan error, 1)}
 	cfg := Config{
 		TLS: o.tls, Verifier: v,
 		Policy: o.policy, Secrets: o.secrets, Limits: o.limits, Now: o.now,
@@ -305,39 +275,10 @@ func named(t testing.TB, addr string, cert *tls.Certificate, names ...string) ([
 	return wire.ReadNamedResponse(c, names, wire.Limits{})
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // records parses the JSON audit lines written so far.
-func (s *syncBuffer) records(t testing.TB) []AuditRecord {
+func (e *env) records(t testing.TB) []AuditRecord {
 	t.Helper()
-	var out []AuditRecord
-	for _, line := range strings.Split(strings.TrimSpace(s.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var r AuditRecord
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("audit line %q: %v", line, err)
-		}
-		out = append(out, r)
-	}
-	return out
+	return simtest.JSONLines[AuditRecord](t, e.audit)
 }
 
 // waitRecords waits until n audit records were written (the server writes a record after its
@@ -346,7 +287,7 @@ func (e *env) waitRecords(t testing.TB, n int) []AuditRecord {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rs := e.audit.records(t)
+		rs := e.records(t)
 		if len(rs) >= n || time.Now().After(deadline) {
 			if len(rs) != n {
 				t.Fatalf("audit records: got %d, want %d:\n%s", len(rs), n, e.audit.String())

@@ -13,12 +13,13 @@ import (
 	"testing"
 
 	"github.com/secretprov/secretprov/internal/obs"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/secrets"
 )
 
 // capture receives, at debug level, every log line and audit record of every server the tests
 // start. TestMain searches it, and every metric registry, for the secret values afterwards.
-var capture = &syncBuffer{}
+var capture = &simtest.LogBuffer{}
 
 var (
 	metricsMu  sync.Mutex

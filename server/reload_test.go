@@ -116,7 +116,7 @@ func TestCertReloader(t *testing.T) {
 		}
 		writeFile(t, keyFile, string(pemBlock("EC PRIVATE KEY", der)))
 	}
-	a, b := newPKI(t, "CA A"), newPKI(t, "CA B")
+	a, b := newPKI(t), newPKI(t)
 	write(a, a)
 	cr, err := NewCertReloader(certFile, keyFile)
 	if err != nil {

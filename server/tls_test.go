@@ -176,7 +176,7 @@ func TestNonTLSBytes(t *testing.T) {
 		}
 	}
 	waitCounter(t, e.metrics, "secretprov_connections_rejected_total", map[string]string{"cause": "handshake"}, 3)
-	if rs := e.audit.records(t); len(rs) != 0 {
+	if rs := e.records(t); len(rs) != 0 {
 		t.Errorf("audit records for non-TLS bytes: %+v", rs)
 	}
 }

@@ -34,6 +34,10 @@
 //   - PCSHandler (§6.1, §6.2): the PCS v4 paths, parameters, issuer-chain headers, errors, and
 //     Faults (error statuses, delays, corrupted bodies, bad signatures, request counters).
 //   - The world directory (Init, Open, Save), shared by separate processes.
+//   - TLSAuthority: not part of the Intel PKI. It stands in for the operator's own CA, which
+//     issues the provisioning server's ordinary TLS certificate (ECDSA P-256, serverAuth, DNS
+//     and IP names, or a legacy CN-only one) that enclave clients check against the CA file
+//     they are given. Nothing trusts it unless the caller passes its Pool or CertificatePEM.
 //   - The forge (Options.EditCert, AddPlatform, EditTCBInfo, EditQEIdentity, Revoke,
 //     ReissueCert, ReissuePCK, Reissue, SignDocument, QuoteHooks): any certificate field, TCB
 //     level, document or date can be changed to build negative cases for other packages.
@@ -63,6 +67,9 @@
 //	bundle, err := p.Bundle()
 //	res, err := verify.Quote(raw, bundle, w.Now(), verify.WithRoot(w.Root()))
 //	srv := httptest.NewServer(sim.PCSHandler(w, sim.WithFaults(faults)))
+//	ca, err := sim.NewTLSAuthority("operator CA")          // the server's TLS certificate
+//	cert, err := ca.ServerCertificate("localhost", "127.0.0.1")
+//	conf := ratls.ClientConfig(enclaveCert, ca.Pool(), "localhost")
 //
 // Tests should prefer package internal/simtest, which wraps these calls in testing.TB helpers.
 package sim

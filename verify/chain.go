@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
@@ -41,7 +40,9 @@ func chainPEM(q *quote.Quote) ([]byte, error) {
 	return bytes.TrimRight(q.CertData, "\x00"), nil
 }
 
-// checkPCKChain parses the PEM chain leaf ‖ intermediate ‖ root and verifies it up to root.
+// checkPCKChain parses the PEM chain leaf ‖ intermediate ‖ root and verifies it up to root:
+// the presented root is the trusted one, and pcs.CheckPCKLinks holds (Processor or Platform CA,
+// names, signatures, the PCK certificate's required extensions).
 func checkPCKChain(pemChain []byte, root *x509.Certificate) (*pckChain, error) {
 	certs, err := pcs.ParseChainPEM(pemChain)
 	if err != nil {
@@ -52,28 +53,22 @@ func checkPCKChain(pemChain []byte, root *x509.Certificate) (*pckChain, error) {
 			"3", strconv.Itoa(len(certs)))
 	}
 	leaf, inter := certs[0], certs[1]
-	if err := checkRootPin(ReasonPCKChainInvalid, stepPCKChain, certs[2], root); err != nil {
-		return nil, err
+	if err := pcs.CheckTrustedRoot(certs[2], root); err != nil {
+		return nil, chainError(ReasonPCKChainInvalid, stepPCKChain, err, certs, root)
 	}
-	if err := checkIssuedBy(inter, root, "pck ca", "CA"); err != nil {
+	ca, err := pcs.CheckPCKLinks(leaf, inter, root)
+	if err != nil {
 		return nil, fail(ReasonPCKChainInvalid, stepPCKChain, err)
 	}
-	if err := checkIssuedBy(leaf, inter, "pck certificate", "SGX PCK Certificate"); err != nil {
-		return nil, fail(ReasonPCKChainInvalid, stepPCKChain, err)
-	}
-	return newPCKChain(leaf, inter, root)
+	return newPCKChain(leaf, inter, root, ca)
 }
 
-func newPCKChain(leaf, inter, root *x509.Certificate) (*pckChain, error) {
+func newPCKChain(leaf, inter, root *x509.Certificate, ca pcs.CAType) (*pckChain, error) {
 	key, err := certP256Key(leaf)
 	if err != nil {
 		return nil, fail(ReasonPCKChainInvalid, stepPCKChain, fmt.Errorf("pck certificate: %w", err))
 	}
 	ext, err := pcs.ParsePCKExtensions(leaf)
-	if err != nil {
-		return nil, fail(ReasonPCKChainInvalid, stepPCKChain, err)
-	}
-	ca, err := pcs.CATypeOf(inter)
 	if err != nil {
 		return nil, fail(ReasonPCKChainInvalid, stepPCKChain, err)
 	}
@@ -87,39 +82,21 @@ func newPCKChain(leaf, inter, root *x509.Certificate) (*pckChain, error) {
 	return c, nil
 }
 
-// checkRootPin checks that presented, the copy of the trusted root shipped with a chain,
-// carries the trusted root's subject and key (the QvE pins the key, dcap spec §5.1 step 4).
-// Its self-signature is not checked: every certificate below it is verified with the trusted
-// root's key, so the presented copy contributes nothing but its identity.
-func checkRootPin(r Reason, step string, presented, root *x509.Certificate) error {
-	if bytes.Equal(presented.RawSubjectPublicKeyInfo, root.RawSubjectPublicKeyInfo) &&
-		bytes.Equal(presented.RawSubject, root.RawSubject) {
-		return nil
+// chainError maps a pcs chain error to reason r. A chain that does not end in the trusted root
+// is reported with both root keys (a verifier configured with another root is the usual cause).
+func chainError(r Reason, step string, err error, chain []*x509.Certificate, root *x509.Certificate) *Error {
+	if !errors.Is(err, pcs.ErrUntrusted) || len(chain) == 0 {
+		return fail(r, step, err)
 	}
-	return &Error{Reason: r, Step: step, Want: "root key " + keyID(root), Got: "root key " + keyID(presented),
-		Err: errors.New("chain does not end in the trusted root")}
-}
-
-// checkIssuedBy checks that cert's subject CN contains cn, that it names issuer as its issuer
-// and carries issuer's signature (x509 also checks issuer's CA constraints and key usage).
-func checkIssuedBy(cert, issuer *x509.Certificate, what, cn string) error {
-	if !strings.Contains(cert.Subject.CommonName, cn) {
-		return fmt.Errorf("%s: common name %q does not contain %q", what, cert.Subject.CommonName, cn)
-	}
-	if !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
-		return fmt.Errorf("%s: issuer %q is not %q", what, cert.Issuer, issuer.Subject)
-	}
-	if cert.SignatureAlgorithm != x509.ECDSAWithSHA256 {
-		return fmt.Errorf("%s: signature algorithm %v, want ECDSA-SHA256", what, cert.SignatureAlgorithm)
-	}
-	if err := cert.CheckSignatureFrom(issuer); err != nil {
-		return fmt.Errorf("%s: signature by %q: %w", what, issuer.Subject.CommonName, err)
-	}
-	return nil
+	return mismatch(r, step, "chain does not end in the trusted root",
+		"root key "+keyID(root), "root key "+keyID(chain[len(chain)-1]))
 }
 
 // keyID is a short fingerprint of a certificate's public key for messages.
 func keyID(c *x509.Certificate) string {
+	if c == nil {
+		return "(none)"
+	}
 	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
 	return "sha256:" + hex.EncodeToString(h[:8])
 }

@@ -66,25 +66,19 @@ func checkBundle(b *pcs.Bundle, root *x509.Certificate) (*collateral, error) {
 	return col, nil
 }
 
-// checkPCKCRL verifies the PCK CRL issuer chain (PCK CA ‖ root) and the PCK CRL. Whether that
-// CA is revoked is checked per quote, for the quote's own intermediate (ReasonPCKRevoked).
+// checkPCKCRL verifies the PCK CRL issuer chain (Processor or Platform CA ‖ root) and the PCK
+// CRL. Whether that CA is revoked is checked per quote, for the quote's own intermediate
+// (ReasonPCKRevoked).
 func (col *collateral) checkPCKCRL(b *pcs.Bundle, root *x509.Certificate) error {
-	chain := b.PCKCRLIssuerChain
-	if len(chain) != 2 {
-		return mismatch(ReasonCRLInvalid, stepPCKCRL, "issuer chain has the wrong number of certificates",
-			"2", strconv.Itoa(len(chain)))
+	if _, err := pcs.VerifyPCKCRLIssuerChain(b.PCKCRLIssuerChain, root); err != nil {
+		return chainError(ReasonCRLInvalid, stepPCKCRL, err, b.PCKCRLIssuerChain, root)
 	}
-	if err := checkRootPin(ReasonCRLInvalid, stepPCKCRL, chain[1], root); err != nil {
-		return err
-	}
-	if err := checkIssuedBy(chain[0], root, "pck ca", "CA"); err != nil {
-		return fail(ReasonCRLInvalid, stepPCKCRL, err)
-	}
+	issuer := b.PCKCRLIssuerChain[0]
 	var err error
-	if col.pckRevoked, err = checkCRL(b.PCKCRL, chain[0], stepPCKCRL); err != nil {
+	if col.pckRevoked, err = checkCRL(b.PCKCRL, issuer, stepPCKCRL); err != nil {
 		return err
 	}
-	col.pckCRLIssuer = chain[0]
+	col.pckCRLIssuer = issuer
 	return nil
 }
 
@@ -95,12 +89,12 @@ func (col *collateral) checkSigningChain(chain []*x509.Certificate, root *x509.C
 	if len(chain) != 2 {
 		return nil, mismatch(r, step, "issuer chain has the wrong number of certificates", "2", strconv.Itoa(len(chain)))
 	}
-	if err := checkRootPin(r, step, chain[1], root); err != nil {
-		return nil, err
+	if err := pcs.CheckTrustedRoot(chain[1], root); err != nil {
+		return nil, chainError(r, step, err, chain, root)
 	}
 	signer := chain[0]
 	if known == nil || !bytes.Equal(known.Raw, signer.Raw) {
-		if err := checkIssuedBy(signer, root, "tcb signing certificate", "SGX TCB Signing"); err != nil {
+		if err := pcs.CheckIssued(signer, root, pcs.CNFragmentTCBSigning, pcs.DocTCBSigningCert); err != nil {
 			return nil, fail(r, step, err)
 		}
 	}

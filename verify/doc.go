@@ -7,7 +7,8 @@
 // The verification algorithm of shared/spec/dcap-quote-verification.md §5:
 //
 //   - §5.1–5.2 the PCK certificate chain from the quote, verified to the trusted root (the
-//     embedded Intel SGX Root CA, pinned by key), the root CA CRL and the PCK CRL (issuer,
+//     embedded Intel SGX Root CA, pinned by key), including the standard extensions QVL
+//     requires in the PCK certificate (§3.3), the root CA CRL and the PCK CRL (issuer,
 //     required extensions, signature), revocation of the PCK CA and of the PCK certificate;
 //   - §5.3–5.4 TCB Info and QE Identity: TCB Signing chain (revocation included), signatures
 //     over the exact signed bytes;
@@ -28,7 +29,9 @@
 // No I/O (collateral comes from a CollateralSource; fetching is package collateral), no
 // clock (a zero time is refused), no logging, no goroutines, no policy (debug enclaves,
 // measurements, acceptable statuses and advisories are package policy's). Parsing is
-// packages quote and pcs. Only ECDSA P-256 attestation keys and PCK chains in the quote
+// packages quote and pcs, and so are the individual certificate-link, chain-shape and CRL
+// checks (pcs.CheckTrustedRoot, pcs.CheckIssued, pcs.CheckPCKLinks,
+// pcs.VerifyPCKCRLIssuerChain, pcs.VerifyCRL); this package orders them and caches results. Only ECDSA P-256 attestation keys and PCK chains in the quote
 // (certification data type 5) are supported, as in Intel's QvE.
 //
 // # Reasons
@@ -40,8 +43,9 @@
 //	                             version, attestation key type, TEE, QE vendor, certification
 //	                             data type other than a PCK chain
 //	pck_chain_invalid            the quote's PCK chain: not 3 certificates, wrong names, a bad
-//	                             signature, not ending in the trusted root (PCK_CERT_CHAIN_*,
-//	                             PCK_CERT_CHAIN_UNTRUSTED)
+//	                             signature, not ending in the trusted root, a PCK certificate
+//	                             without AKI, CRL distribution points, SKI, key usage or basic
+//	                             constraints (PCK_CERT_CHAIN_*, PCK_CERT_CHAIN_UNTRUSTED)
 //	collateral_unavailable       the CollateralSource failed or returned nothing
 //	crl_invalid                  root CA CRL or PCK CRL: wrong issuer, missing CRL Number/AKI
 //	                             or nextUpdate, bad signature; a PCK CRL issuer chain that does

@@ -130,9 +130,17 @@ func (f *forge) leaf(s leafSpec) *x509.Certificate {
 	if s.cn != "" {
 		cn = s.cn
 	}
+	// Like Intel's, the leaf carries AKI (from the CA), SKI, CRL distribution points, key usage
+	// and basic constraints: QVL requires them (pcs.CheckPCKLeafExtensions).
+	pub, err := f.pckKey.PublicKey.Bytes()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ski := sha256.Sum256(pub)
 	c := f.cert(&x509.Certificate{Subject: name(cn), NotAfter: s.notAfter, BasicConstraintsValid: true,
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		ExtraExtensions: []pkix.Extension{{Id: pcs.OIDSGXExtensions, Value: der}}}, f.ca, f.pckKey, f.caKey)
+		KeyUsage: x509.KeyUsageDigitalSignature, SubjectKeyId: ski[:20],
+		CRLDistributionPoints: []string{"https://pcs.test/sgx/certification/v4/pckcrl?ca=processor&encoding=der"},
+		ExtraExtensions:       []pkix.Extension{{Id: pcs.OIDSGXExtensions, Value: der}}}, f.ca, f.pckKey, f.caKey)
 	f.pckSerial = c.SerialNumber
 	if s.badSig { // the last DER byte belongs to the signature's s value
 		raw := bytes.Clone(c.Raw)

@@ -2,16 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -144,11 +139,10 @@ func (d *demo) fetchCollateral(ctx context.Context, _ *errgroup.Group) error {
 }
 
 func (d *demo) serve(ctx context.Context, g *errgroup.Group) error {
-	cert, roots, err := demoServerCertificate()
+	tlsConf, err := d.serverTLS()
 	if err != nil {
 		return err
 	}
-	d.roots = roots
 	pol, err := policy.New([]policy.Workload{{
 		Name:      "demo",
 		MREnclave: []quote.Measurement{d.genuine.MREnclave},
@@ -162,7 +156,7 @@ func (d *demo) serve(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		TLS:      &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLS:      tlsConf,
 		Verifier: d.verifier,
 		Policy:   server.NewAtomicPolicy(pol),
 		Secrets:  sec,
@@ -179,6 +173,22 @@ func (d *demo) serve(ctx context.Context, g *errgroup.Group) error {
 	d.addr = ln.Addr().String()
 	d.say("4. provisioning server on %s: workload \"demo\" = MRENCLAVE %s, UpToDate platforms only", d.addr, short(d.genuine.MREnclave.String()))
 	return nil
+}
+
+// serverTLS returns the server's ordinary TLS configuration: a certificate for localhost and
+// 127.0.0.1 as the operator's own CA would issue it. The demo clients trust that CA only
+// because they are handed its pool (d.roots).
+func (d *demo) serverTLS() (*tls.Config, error) {
+	ca, err := sim.NewTLSAuthority("secretprov demo CA")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := ca.ServerCertificate("localhost", "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	d.roots = ca.Pool()
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
 
 // clients runs the genuine enclave and three that must be refused.
@@ -293,41 +303,4 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
-}
-
-// demoServerCertificate makes a throwaway CA and a server certificate for localhost/127.0.0.1,
-// as an operator's own CA would (the client checks the server against it).
-func demoServerCertificate() (tls.Certificate, *x509.CertPool, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "secretprov demo CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool, nil
 }

@@ -1,26 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,8 +49,9 @@ func newSrvFixture(t *testing.T) *srvFixture {
 		t.Fatalf("sim world has no root.pem: %v", err)
 	}
 	fx.write(t, "collateral.json", string(simtest.BundleJSON(t, w, quote.TEESGX)))
-	certPEM, keyPEM, roots := srvTLSFiles(t)
-	fx.roots = roots
+	ca := simtest.TLSAuthority(t)
+	certPEM, keyPEM := simtest.ServerCertificatePEM(t, ca, "localhost", "127.0.0.1")
+	fx.roots = ca.Pool()
 	fx.write(t, "tls.crt", string(certPEM))
 	fx.write(t, "tls.key", string(keyPEM))
 	fx.write(t, "demo-secret", srvSecretA)
@@ -106,34 +99,6 @@ workloads:
 	return fx.write(t, "config.yaml", doc)
 }
 
-// srvTLSFiles makes a CA and a server certificate for 127.0.0.1, as PEM files' contents.
-func srvTLSFiles(t *testing.T) (certPEM, keyPEM []byte, roots *x509.CertPool) {
-	t.Helper()
-	now := time.Now()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "server test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	roots = x509.NewCertPool()
-	roots.AddCert(caCert)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), roots
-}
-
 // srvProvision runs Gramine's V1 exchange and returns the secret, or the error.
 func srvProvision(t *testing.T, addr string, fx *srvFixture) (string, error) {
 	t.Helper()
@@ -151,23 +116,8 @@ func srvProvision(t *testing.T, addr string, fx *srvFixture) (string, error) {
 	return string(b), err
 }
 
-// srvLog collects a server's JSON log lines and finds messages in them.
-type srvLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *srvLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *srvLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// srvLog collects a server's output (JSON log lines among others) and finds messages in it.
+type srvLog struct{ simtest.LogBuffer }
 
 // wait returns the n-th (1-based) log line whose msg is msg, waiting up to 20 seconds.
 func (l *srvLog) wait(t *testing.T, msg string, n int) map[string]any {
@@ -175,9 +125,8 @@ func (l *srvLog) wait(t *testing.T, msg string, n int) map[string]any {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		seen := 0
-		for _, line := range strings.Split(l.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+		for _, m := range l.Objects() {
+			if m["msg"] == msg {
 				if seen++; seen == n {
 					return m
 				}

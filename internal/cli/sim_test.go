@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/secretprov/secretprov/internal/cli"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/verify"
@@ -183,29 +183,11 @@ func TestSimBadInput(t *testing.T) {
 	}
 }
 
-// simSyncBuffer is a bytes.Buffer safe for a writer and a polling reader.
-type simSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *simSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *simSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSimPCSServesUntilCancelled(t *testing.T) {
 	dir := simInitWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr simtest.LogBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, []string{"sim", "pcs", "--dir", dir, "--listen", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr)

@@ -8,6 +8,14 @@
 //	raw := simtest.Quote(t, w, quote.TEESGX, pcs.StatusOutOfDate, sim.DefaultIdentity(), rd)
 //	srv := simtest.PCS(t, w)                                   // httptest server on 127.0.0.1
 //	res, err := verify.Quote(raw, simtest.Bundle(t, w, quote.TEESGX), simtest.At(w), verify.WithRoot(w.Root()))
+//
+// The provisioning server's ordinary TLS side and its output:
+//
+//	ca := simtest.TLSAuthority(t)                              // the operator's CA (sim.TLSAuthority)
+//	cert := simtest.LoopbackCertificate(t, ca)                 // localhost, 127.0.0.1, ::1
+//	conf := ratls.ClientConfig(enclaveCert, ca.Pool(), "")     // a client that trusts it
+//	var audit simtest.LogBuffer                                // concurrency-safe output buffer
+//	records := simtest.JSONLines[server.AuditRecord](t, &audit)
 package simtest
 
 import (
