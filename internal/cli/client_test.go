@@ -188,7 +188,7 @@ func TestClientGetRefused(t *testing.T) {
 		t.Errorf("debug enclave: exit %d", code)
 	}
 	// V1: a refusal is a closed connection; the client says so and what to check.
-	code, _, errOut = run(t, srv.args("get", "--protocol", "gramine", "--mrenclave", strings.Repeat("ab", 32), "--timeout", "300ms")...)
+	code, _, errOut = run(t, srv.args("get", "--protocol", "gramine", "--mrenclave", strings.Repeat("ab", 32), "--timeout", "2s")...)
 	if code != ExitRefused || !strings.Contains(errOut, "closed without a response") {
 		t.Errorf("V1 refusal: exit %d\n%s", code, errOut)
 	}
