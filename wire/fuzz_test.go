@@ -94,3 +94,34 @@ func FuzzReadNamedResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadNamedRequest: the follow-up request a client may send after the V1 exchange. No
+// panic; garbage is refused within the magic; never more than the message is read; accepted
+// names are valid, distinct, within the limits, and re-encode to exactly the bytes read.
+func FuzzReadNamedRequest(f *testing.F) {
+	addSeeds(f, goldenNamedRequest, goldenV1Request, goldenNamedResponse)
+	f.Add(append(unhex(f, goldenNamedRequest), unhex(f, goldenNamedRequest)...))
+	f.Add([]byte(wire.NamedRequestMagic + "\xff\xff"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cr := &countReader{r: bytes.NewReader(in)}
+		names, err := wire.ReadNamedRequest(cr, fuzzLimits)
+		if errors.Is(err, wire.ErrBadMagic) && cr.n > len(wire.NamedRequestMagic) {
+			t.Fatalf("bad magic after %d bytes", cr.n)
+		}
+		if err != nil {
+			return
+		}
+		if len(names) == 0 || len(names) > fuzzLimits.MaxNames {
+			t.Fatalf("accepted %d names", len(names))
+		}
+		for _, n := range names {
+			if err := wire.CheckName(n, fuzzLimits); err != nil {
+				t.Fatalf("accepted name %q: %v", n, err)
+			}
+		}
+		var again bytes.Buffer
+		if err := wire.WriteNamedRequest(&again, names, fuzzLimits); err != nil || !bytes.Equal(again.Bytes(), in[:cr.n]) {
+			t.Fatalf("re-encoding: %v; %x != %x", err, again.Bytes(), in[:cr.n])
+		}
+	})
+}
