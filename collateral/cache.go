@@ -97,7 +97,20 @@ type Cache struct {
 	state   map[Item]*itemState    // refresh schedule, for items with an entry
 	bundles map[bundleKey]*memo    // assembled bundles, same pointer while parts are unchanged
 	keys    map[bundleKey]struct{} // keys served or prefetched (for Status)
+	misses  map[Item]miss          // failed fetches of items with no entry (negative cache)
 }
+
+// miss is the last failed fetch of an item the cache does not have. Within missRetry of it,
+// requests get the same error instead of each fetching again: an outage must not turn every
+// verification into a request to the collateral service.
+type miss struct {
+	at  time.Time
+	err error
+}
+
+// maxMissRetry bounds how long a missing item's failure is remembered (RetryInterval, if
+// shorter): a platform seen for the first time during a blip should not wait a full minute.
+const maxMissRetry = 10 * time.Second
 
 type itemState struct {
 	due      time.Time // next background refresh
@@ -242,11 +255,16 @@ func checkKey(key pcs.Key) error {
 // and not tried within the retry interval. A failed fetch falls back to the cached entry.
 func (c *Cache) get(ctx context.Context, it Item) (*entry, error) {
 	c.mu.Lock()
+	now := c.now()
 	e := c.entries[it]
-	stale := e != nil && c.staleLocked(e, c.now())
+	stale := e != nil && c.staleLocked(e, now)
+	m, missed := c.misses[it]
 	c.mu.Unlock()
 	if e != nil && !stale {
 		return e, nil
+	}
+	if e == nil && missed && now.Before(m.at.Add(min(c.retry, maxMissRetry))) {
+		return nil, m.err
 	}
 	ne, err := c.fetch(ctx, it)
 	if err != nil {
@@ -314,9 +332,16 @@ func (c *Cache) refresh(ctx context.Context, it Item) (*entry, error) {
 	return c.store(ne, true)
 }
 
-// failed records a failed fetch: hooks, and a retry with backoff for a cached item.
+// failed records a failed fetch: hooks, a retry with backoff for a cached item, and the
+// failure itself for an item not cached.
 func (c *Cache) failed(it Item, outcome string, err error) {
 	c.mu.Lock()
+	if c.entries[it] == nil {
+		if c.misses == nil {
+			c.misses = make(map[Item]miss)
+		}
+		c.misses[it] = miss{at: c.now(), err: err}
+	}
 	if st := c.state[it]; st != nil {
 		st.failures++
 		d := c.retry
@@ -352,6 +377,7 @@ func (c *Cache) store(ne *entry, fromFetch bool) (*entry, error) {
 		return nil, err
 	}
 	c.entries[it] = ne
+	delete(c.misses, it)
 	c.scheduleLocked(ne, fromFetch)
 	c.mu.Unlock()
 	if cur == nil {

@@ -498,3 +498,39 @@ func BenchmarkCollateralHit(b *testing.B) {
 		}
 	}
 }
+
+// TestCacheMissesAreThrottled: while the service fails and nothing is cached, repeated requests
+// get the remembered error instead of fetching again, until the retry interval has passed; a
+// later success clears it.
+func TestCacheMissesAreThrottled(t *testing.T) {
+	s := newSimPCS(t)
+	s.faults.Set("/", sim.Fault{Status: http.StatusServiceUnavailable})
+	now := t0
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	cfg := s.clientConfig()
+	cfg.Attempts = 1
+	client, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := newTestCache(t, s, Config{Source: client, Now: clock, RetryInterval: time.Minute})
+	key := s.platform(t, quote.TEESGX).Key()
+	for range 5 {
+		if _, err := cache.Collateral(context.Background(), key); !errors.Is(err, ErrStatus) {
+			t.Fatalf("err = %v, want ErrStatus", err)
+		}
+	}
+	if got := s.faults.TotalRequests(); got != 1 {
+		t.Errorf("5 requests during an outage reached the service %d times, want 1", got)
+	}
+	advance(maxMissRetry + time.Second)
+	s.faults.ClearAll()
+	if _, err := cache.Collateral(context.Background(), key); err != nil {
+		t.Fatalf("after the retry interval and the outage: %v", err)
+	}
+	if got := s.faults.TotalRequests(); got < 5 {
+		t.Errorf("service asked %d times in all, want the 4 items fetched after the outage", got)
+	}
+}
