@@ -102,6 +102,7 @@ var commands = []func(*streams) *cobra.Command{
 	newVersionCmd,
 	newSimCmd,
 	newClientCmd,
+	newBenchCmd,
 }
 
 func newVersionCmd(s *streams) *cobra.Command {
