@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -206,21 +205,16 @@ type benchPKI struct {
 }
 
 func newBenchPKI() (*benchPKI, error) {
+	ta, err := sim.NewTLSAuthority("secretprov bench CA")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := ta.ServerCertificate("localhost", "127.0.0.1", "::1")
+	if err != nil {
+		return nil, err
+	}
+	// The baseline's client certificate: the operator CA issues server certificates only.
 	now := time.Now()
-	ca, caKey, err := benchCA("secretprov bench CA", now)
-	if err != nil {
-		return nil, err
-	}
-	srvLeaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srv, err := benchLeaf(srvLeaf, elliptic.P256(), ca, caKey)
-	if err != nil {
-		return nil, err
-	}
 	cca, ccaKey, err := benchCA("secretprov bench client CA", now)
 	if err != nil {
 		return nil, err
@@ -234,10 +228,8 @@ func newBenchPKI() (*benchPKI, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &benchPKI{roots: x509.NewCertPool(), clientCAs: x509.NewCertPool(), server: srv, client: cli}
-	p.roots.AddCert(ca)
+	p := &benchPKI{roots: ta.Pool(), caPEM: ta.CertificatePEM(), clientCAs: x509.NewCertPool(), server: srv, client: cli}
 	p.clientCAs.AddCert(cca)
-	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
 	return p, nil
 }
 
