@@ -46,6 +46,16 @@ func resolveSnapshot(dir string) (snapshot, error) {
 	return snapshot{path: path, target: target}, nil
 }
 
+// superseded reports whether dir's ..data link no longer points where it did when snap was
+// taken (the version snap reads from has been replaced, and is removed or about to be).
+func superseded(dir string, snap snapshot) bool {
+	if snap.target == "" {
+		return false
+	}
+	now, err := resolveSnapshot(dir)
+	return err == nil && now.target != snap.target
+}
+
 // DirSpecs lists the keys of a mounted Kubernetes Secret (or any directory of key files) and
 // returns one [Spec] per key, each secret named after its key. It reads the version that ..data
 // points to, when there is one, and skips every entry whose name starts with a dot (kubelet's
@@ -56,11 +66,19 @@ func resolveSnapshot(dir string) (snapshot, error) {
 // The list is taken once: a [Watcher] built from it sees updated values, not added or removed
 // keys.
 func DirSpecs(dir string) (map[string]Spec, error) {
-	snap, err := resolveSnapshot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("secrets: dir %s: %w", dir, err)
+	var snap snapshot
+	var entries []os.DirEntry
+	var err error
+	for attempt := 1; ; attempt++ {
+		if snap, err = resolveSnapshot(dir); err != nil {
+			return nil, fmt.Errorf("secrets: dir %s: %w", dir, err)
+		}
+		entries, err = os.ReadDir(snap.path)
+		// Kubelet removes the old version right after swapping ..data: list the new one.
+		if err == nil || attempt == loadAttempts || !errors.Is(err, fs.ErrNotExist) || !superseded(dir, snap) {
+			break
+		}
 	}
-	entries, err := os.ReadDir(snap.path)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: dir %s: %w", dir, notFound(err))
 	}

@@ -136,11 +136,30 @@ func buildOptions(opts []Option) options {
 // the error joins one [*LoadError] per failing secret, and no Set is returned unless all
 // loaded. Secrets are read in name order; the secrets of one Kubernetes volume come from one
 // version of it even if it is updated meanwhile.
+//
+// A volume updated while Load reads it (kubelet removes the old version right after the swap)
+// makes Load start over, up to three times in all, so that a key missing only from the
+// version that was just removed is not reported as missing.
 func Load(specs map[string]Spec, lookupEnv func(string) (string, bool), opts ...Option) (*Set, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
 	o := buildOptions(opts)
+	for attempt := 1; ; attempt++ {
+		set, stale, err := load(specs, lookupEnv, o)
+		if !stale || attempt == loadAttempts {
+			return set, err
+		}
+	}
+}
+
+// loadAttempts bounds how often [Load] starts over because a volume changed under it: kubelet
+// updates a volume about once a minute at most, so a second attempt almost always succeeds.
+const loadAttempts = 3
+
+// load is one attempt of [Load]. stale reports that a Dir key was not found in a version of
+// its volume that is no longer the current one: the attempt raced with an update.
+func load(specs map[string]Spec, lookupEnv func(string) (string, bool), o options) (_ *Set, stale bool, _ error) {
 	set := &Set{secrets: make(map[string]Secret, len(specs)), names: slices.Sorted(maps.Keys(specs))}
 	snaps := map[string]snapshot{}
 	var errs []error
@@ -158,15 +177,16 @@ func Load(specs map[string]Spec, lookupEnv func(string) (string, bool), opts ...
 			value, err = read(spec, name, lookupEnv, o.maxSize, snaps)
 		}
 		if err != nil {
+			stale = stale || spec.Dir != "" && errors.Is(err, ErrNotFound) && superseded(spec.Dir, snaps[spec.Dir])
 			errs = append(errs, &LoadError{Name: name, Source: src, Err: err})
 			continue
 		}
 		set.secrets[name] = Secret{name: name, value: seal(value), version: Version(value)}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, stale, errors.Join(errs...)
 	}
-	return set, nil
+	return set, false, nil
 }
 
 // read returns the value of one valid spec.

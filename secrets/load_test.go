@@ -300,3 +300,45 @@ func TestNilSet(t *testing.T) {
 		t.Error("nil Set is not empty")
 	}
 }
+
+// TestLoadRetriesRemovedVersion: kubelet swaps ..data and removes the old version while Load is
+// between two keys of the volume, so the second key is missing from the version Load resolved.
+// Load starts over and returns the new version whole, not a not-found error and not a mix.
+func TestLoadRetriesRemovedVersion(t *testing.T) {
+	kube := newKubeVolume(t, map[string]string{"a": "a1", "c": "c1"})
+	updates := 0
+	lookup := func(string) (string, bool) {
+		if updates == 0 {
+			kube.update(map[string]string{"a": "a2", "c": "c2"})
+		}
+		updates++
+		return "x", true
+	}
+	specs := map[string]secrets.Spec{"a": {Dir: kube.dir}, "b": {Env: "UPDATE"}, "c": {Dir: kube.dir}}
+	set, err := secrets.Load(specs, lookup)
+	if err != nil {
+		t.Fatalf("Load during an update: %v", err)
+	}
+	if updates != 2 {
+		t.Errorf("Load made %d attempts, want 2", updates)
+	}
+	if got := values(set); got["a"] != "a2" || got["c"] != "c2" {
+		t.Errorf("a=%s c=%s, want the new version a2 c2", got["a"], got["c"])
+	}
+}
+
+// TestLoadMissingKeyInCurrentVersion: a key missing from the version that is still current is
+// reported at once, not retried.
+func TestLoadMissingKeyInCurrentVersion(t *testing.T) {
+	kube := newKubeVolume(t, map[string]string{"a": "a1"})
+	lookups := 0
+	lookup := func(string) (string, bool) { lookups++; return "x", true }
+	specs := map[string]secrets.Spec{"b": {Env: "COUNT"}, "gone": {Dir: kube.dir}}
+	_, err := secrets.Load(specs, lookup)
+	if !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if lookups != 1 {
+		t.Errorf("Load made %d attempts, want 1", lookups)
+	}
+}
