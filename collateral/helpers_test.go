@@ -21,8 +21,8 @@ import (
 // sim.DefaultCollateralValidity (30 days).
 var t0 = time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// simPCS is a simulated PCS on 127.0.0.1: sim.PCSHandler with fault switches, behind an
-// optional test middleware.
+// simPCS is a simulated PCS on 127.0.0.1: sim.PCSHandler with fault switches (and the given
+// handler options, e.g. sim.WithDialects), behind an optional test middleware.
 type simPCS struct {
 	world  *sim.World
 	faults *sim.Faults
@@ -32,14 +32,14 @@ type simPCS struct {
 	middleware func(w http.ResponseWriter, r *http.Request, next http.Handler)
 }
 
-func newSimPCS(t testing.TB) *simPCS {
+func newSimPCS(t testing.TB, opts ...sim.PCSOption) *simPCS {
 	t.Helper()
 	w, err := sim.New(sim.Options{Now: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &simPCS{world: w, faults: sim.NewFaults()}
-	h := sim.PCSHandler(w, sim.WithFaults(s.faults))
+	h := sim.PCSHandler(w, append([]sim.PCSOption{sim.WithFaults(s.faults)}, opts...)...)
 	s.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		mw := s.middleware

@@ -2,10 +2,8 @@ package collateral
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,30 +13,35 @@ import (
 	"github.com/secretprov/secretprov/sim"
 )
 
-// TestServiceKinds: the PCCS and Azure dialects fetch complete, verifying collateral for SGX
-// and TDX platforms. The PCCS dialect talks to the simulator as is (root CRL as hex from
-// rootcacrl); for Azure, a middleware checks the Azure request shape (clientid, api-version,
-// CRLs by uri=, no update=standard) and answers with Azure's header names and PEM CRLs.
+// TestServiceKinds: each service dialect of the client fetches complete collateral for an SGX
+// and a TDX platform from a simulator that speaks only that dialect (sim.WithDialects: a
+// request in another layout is refused with 400 or 404), the cache accepts it, and the
+// platforms' quotes verify with it. The request counts pin the URL layout of each dialect.
 func TestServiceKinds(t *testing.T) {
-	for _, kind := range []ServiceKind{ServicePCCS, ServiceAzure} {
-		t.Run(string(kind), func(t *testing.T) {
-			s := newSimPCS(t)
-			var mu sync.Mutex
-			var bad []string
-			if kind == ServiceAzure {
-				s.setMiddleware(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-					if problem := azureShape(r); problem != "" {
-						mu.Lock()
-						bad = append(bad, r.URL.String()+": "+problem)
-						mu.Unlock()
-						http.Error(w, problem, http.StatusBadRequest)
-						return
-					}
-					next.ServeHTTP(renameHeader{w, sim.HeaderTCBInfoIssuerChain, "SGX-TCB-Info-Issuer-Chain"}, r)
-				})
-			}
+	pckcrl, rootcacrl := sim.SGXBasePath+"/pckcrl", sim.SGXBasePath+"/rootcacrl"
+	tests := []struct {
+		name    string
+		dialect sim.Dialect
+		cfg     ClientConfig // Kind, AzureTHIM, AzureAPIVersion
+		want    map[string]int
+	}{
+		{"pccs", sim.DialectIntel, ClientConfig{Kind: ServicePCCS},
+			map[string]int{rootcacrl: 1, pckcrl: 2, sim.RootCRLPath: 0}},
+		// Global cache: both PCK CRLs and the root CRL by pckcrl?uri=<Intel CRL URL>, DER.
+		{"azure global", sim.DialectAzure, ClientConfig{Kind: ServiceAzure},
+			map[string]int{pckcrl: 3, rootcacrl: 0, sim.RootCRLPath: 0}},
+		// The same with the API version that makes the cache answer PEM CRLs.
+		{"azure global pem crls", sim.DialectAzure, ClientConfig{Kind: ServiceAzure, AzureAPIVersion: sim.AzureAPIVersion2020},
+			map[string]int{pckcrl: 3, rootcacrl: 0, sim.RootCRLPath: 0}},
+		// Regional THIM: PCK CRLs by pckcrl?ca=, the root CRL from rootcacrl.
+		{"azure thim", sim.DialectAzureTHIM, ClientConfig{Kind: ServiceAzure, AzureTHIM: true},
+			map[string]int{pckcrl: 2, rootcacrl: 1, sim.RootCRLPath: 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSimPCS(t, sim.WithDialects(tc.dialect))
 			cfg := s.clientConfig()
-			cfg.Kind, cfg.RootCRLURL = kind, ""
+			cfg.Kind, cfg.AzureTHIM, cfg.AzureAPIVersion, cfg.RootCRLURL = tc.cfg.Kind, tc.cfg.AzureTHIM, tc.cfg.AzureAPIVersion, ""
 			client, err := NewClient(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -53,56 +56,54 @@ func TestServiceKinds(t *testing.T) {
 					t.Errorf("%s: verification: %s", tee, reason)
 				}
 			}
-			if kind == ServicePCCS && s.faults.Requests(sim.SGXBasePath+"/rootcacrl") != 1 {
-				t.Error("PCCS root CRL not fetched from rootcacrl")
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(bad) > 0 {
-				t.Errorf("requests not in Azure's shape: %v", bad)
+			tc.want[sim.SGXBasePath+"/tcb"], tc.want[sim.TDXBasePath+"/tcb"] = 1, 1
+			tc.want[sim.SGXBasePath+"/qe/identity"], tc.want[sim.TDXBasePath+"/qe/identity"] = 1, 1
+			for path, n := range tc.want {
+				if got := s.faults.Requests(path); got != n {
+					t.Errorf("%s requested %d times, want %d", path, got, n)
+				}
 			}
 		})
 	}
 }
 
-// azureShape checks an Azure cache request (dcap spec §6.3) and rewrites the CRL requests to
-// the simulator's paths. It returns a description of what is wrong, or "".
-func azureShape(r *http.Request) string {
-	q := r.URL.Query()
-	if q.Get("clientid") != AzureClientID || q.Get("api-version") != AzureAPIVersion {
-		return "missing clientid or api-version"
+// TestServiceKindMismatch: a client whose dialect is not the service's gets the service's
+// refusal (an *Error with ErrStatus and the HTTP status), not collateral, so the round trips
+// above really exercise each dialect.
+func TestServiceKindMismatch(t *testing.T) {
+	sgx := TCBInfoItem(quote.TEESGX, sim.DefaultSGXFMSPC, "")
+	tests := []struct {
+		name    string
+		dialect sim.Dialect
+		cfg     ClientConfig
+		item    Item
+		status  int
+	}{
+		{"intel client, azure cache", sim.DialectAzure, ClientConfig{Kind: ServiceIntel}, sgx, http.StatusBadRequest},
+		{"pccs client, thim", sim.DialectAzureTHIM, ClientConfig{Kind: ServicePCCS}, RootCRLItem(), http.StatusBadRequest},
+		{"global client, thim: root crl", sim.DialectAzureTHIM, ClientConfig{Kind: ServiceAzure}, RootCRLItem(), http.StatusNotFound},
+		{"global client, thim: pck crl", sim.DialectAzureTHIM, ClientConfig{Kind: ServiceAzure}, PCKCRLItem(pcs.CAProcessor), http.StatusNotFound},
+		{"thim client, global cache: root crl", sim.DialectAzure, ClientConfig{Kind: ServiceAzure, AzureTHIM: true}, RootCRLItem(), http.StatusNotFound},
+		{"thim client, global cache: pck crl", sim.DialectAzure, ClientConfig{Kind: ServiceAzure, AzureTHIM: true}, PCKCRLItem(pcs.CAPlatform), http.StatusBadRequest},
+		{"azure client, unknown api-version", sim.DialectAzure, ClientConfig{Kind: ServiceAzure, AzureAPIVersion: "2019-01-01"}, sgx, http.StatusBadRequest},
+		{"azure client, unknown fmspc", sim.DialectAzure, ClientConfig{Kind: ServiceAzure}, TCBInfoItem(quote.TEESGX, testFMSPC, ""), http.StatusNotFound},
 	}
-	if q.Has("update") {
-		return "update= sent to Azure"
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSimPCS(t, sim.WithDialects(tc.dialect))
+			cfg := s.clientConfig()
+			cfg.Kind, cfg.AzureTHIM, cfg.AzureAPIVersion = tc.cfg.Kind, tc.cfg.AzureTHIM, tc.cfg.AzureAPIVersion
+			client, err := NewClient(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = client.Fetch(context.Background(), tc.item)
+			e, ok := errors.AsType[*Error](err)
+			if !errors.Is(err, ErrStatus) || !ok || e.Status != tc.status || e.Item != tc.item {
+				t.Fatalf("err = %v, want ErrStatus with status %d for %s", err, tc.status, tc.item)
+			}
+		})
 	}
-	if !strings.HasSuffix(r.URL.Path, "/pckcrl") {
-		return ""
-	}
-	uri := q.Get("uri")
-	switch uri {
-	case AzureRootCRLURL:
-		r.URL.Path, r.URL.RawQuery = sim.RootCRLPath, ""
-		return ""
-	case IntelPCKCRLURL(pcs.CAProcessor), IntelPCKCRLURL(pcs.CAPlatform):
-		u, _ := url.Parse(uri)
-		r.URL.RawQuery = "ca=" + u.Query().Get("ca") // PEM, the service's default
-		return ""
-	}
-	return "unexpected CRL uri " + uri
-}
-
-// renameHeader moves a response header to another name before the response is written.
-type renameHeader struct {
-	http.ResponseWriter
-	from, to string
-}
-
-func (rh renameHeader) WriteHeader(code int) {
-	if v := rh.Header().Get(rh.from); v != "" {
-		rh.Header().Del(rh.from)
-		rh.Header().Set(rh.to, v)
-	}
-	rh.ResponseWriter.WriteHeader(code)
 }
 
 func TestKeyOf(t *testing.T) {

@@ -31,8 +31,16 @@
 //   - Quotes (§2): SGX v3 and TDX v4 quotes for any Identity and report data, with a QE report
 //     signed by the PCK key and bound to the attestation key (§2.7), 32 bytes of QE
 //     authentication data and the type-5 PEM chain (PCK ‖ CA ‖ root, NUL-terminated).
-//   - PCSHandler (§6.1, §6.2): the PCS v4 paths, parameters, issuer-chain headers, errors, and
-//     Faults (error statuses, delays, corrupted bodies, bad signatures, request counters).
+//   - PCSHandler (§6): Intel's PCS v4 / PCCS paths, parameters, issuer-chain headers and errors,
+//     and Azure's two caching services on the same paths (Dialect, WithDialects): the global
+//     ACC cache (api-version, clientid, CRLs by pckcrl?uri=<Intel CRL URL>) and the regional
+//     THIM service (pckcrl?ca=, rootcacrl), with Azure's header names and CRL encodings, and
+//     400 for a missing or unknown api-version or a missing clientid. Also Intel's pckcert, for
+//     tools and Intel's quote provider pointed at "secretprov sim pcs" (the simulator's PCK
+//     certificates, chosen by QE ID or by raw TCB). Faults (error statuses, delays, corrupted
+//     bodies, bad signatures, request counters) apply to every dialect. The comments of
+//     pcs_azure.go and pcs_pckcert.go say what of Azure's and Intel's behaviour the simulator
+//     relies on, and where that is documented or only observed.
 //   - The world directory (Init, Open, Save), shared by separate processes.
 //   - TLSAuthority: not part of the Intel PKI. It stands in for the operator's own CA, which
 //     issues the provisioning server's ordinary TLS certificate (ECDSA P-256, serverAuth, DNS
@@ -44,10 +52,13 @@
 //
 // # What it does not do
 //
-// It verifies nothing (that is package verify) and parses only what it wrote itself. It does
-// not simulate enclaves, sealing, the PCK certificate retrieval APIs (pckcert, pckcerts), the
-// QVE identity or Azure's URL dialect. TDX 1.5 (v5) quotes are produced only through
-// QuoteHooks (change the version, body type and report before signing).
+// It verifies nothing (that is package verify) and parses only what it wrote itself (and the
+// query parameters of the requests PCSHandler answers). It does not simulate enclaves, sealing,
+// pckcerts (all of a platform's certificates, POST with a platform manifest), decryption of an
+// encrypted PPID, the QVE identity, the TCB evaluation data number and FMSPC lists, Azure's
+// PCK certificate endpoint (THIM agent at 169.254.169.254, JSON answers) or Azure's legacy
+// paths (/sgx/certificates/vN/tcb/<fmspc>, /qeid). TDX 1.5 (v5) quotes are produced only
+// through QuoteHooks (change the version, body type and report before signing).
 //
 // # How a test picks a TCB status
 //
@@ -67,6 +78,7 @@
 //	bundle, err := p.Bundle()
 //	res, err := verify.Quote(raw, bundle, w.Now(), verify.WithRoot(w.Root()))
 //	srv := httptest.NewServer(sim.PCSHandler(w, sim.WithFaults(faults)))
+//	thim := httptest.NewServer(sim.PCSHandler(w, sim.WithDialects(sim.DialectAzureTHIM)))
 //	ca, err := sim.NewTLSAuthority("operator CA")          // the server's TLS certificate
 //	cert, err := ca.ServerCertificate("localhost", "127.0.0.1")
 //	conf := ratls.ClientConfig(enclaveCert, ca.Pool(), "localhost")

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"time"
 
 	"github.com/secretprov/secretprov/pcs"
@@ -42,4 +43,29 @@ func Example() {
 	// Output:
 	// SWHardeningNeeded [INTEL-SA-00615] <nil>
 	// pck_chain_invalid
+}
+
+// A handler restricted to Azure's regional THIM dialect answers Azure's requests (with Azure's
+// Cache-Control) and refuses Intel's, which lack api-version.
+func ExampleWithDialects() {
+	w, err := sim.New(sim.Options{Now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(sim.PCSHandler(w, sim.WithDialects(sim.DialectAzureTHIM)))
+	defer srv.Close()
+	for _, path := range []string{
+		sim.SGXBasePath + "/rootcacrl?clientid=production_client&api-version=" + sim.AzureAPIVersion2018,
+		sim.SGXBasePath + "/rootcacrl",
+	} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("%d Cache-Control=%q Error-Code=%q\n", resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get(sim.HeaderErrorCode))
+	}
+	// Output:
+	// 200 Cache-Control="max-age=86400" Error-Code=""
+	// 400 Cache-Control="" Error-Code="MissingApiVersionParameter"
 }

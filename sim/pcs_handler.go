@@ -1,15 +1,11 @@
 package sim
 
 import (
-	"bytes"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/secretprov/secretprov/pcs"
@@ -47,17 +43,19 @@ type pcsOptionFunc func(*pcsHandler)
 
 func (f pcsOptionFunc) applyPCS(h *pcsHandler) { f(h) }
 
-// WithFaults makes the handler count requests in f and apply its fault switches.
+// WithFaults makes the handler count requests in f and apply its fault switches. Faults match
+// the URL path, so they apply to every dialect alike.
 func WithFaults(f *Faults) PCSOption { return pcsOptionFunc(func(h *pcsHandler) { h.faults = f }) }
 
 type pcsHandler struct {
-	world  *World
-	faults *Faults
+	world    *World
+	faults   *Faults
+	dialects dialectSet
 }
 
-// PCSHandler serves the world's collateral in the shape of Intel's PCS API v4 (dcap spec §6.1,
-// §6.2). Every response carries a Request-ID header; errors carry Error-Code and
-// Error-Message. GET (and HEAD) only:
+// PCSHandler serves the world's collateral the way Intel's PCS API v4, a PCCS and Azure's two
+// caching services do (dcap spec §6). Every response carries a Request-ID header; errors carry
+// Error-Code and Error-Message. GET (and HEAD) only. Intel's layout (DialectIntel):
 //
 //	/sgx/certification/v4/tcb?fmspc=HEX          SGX TCB Info body, header TCB-Info-Issuer-Chain
 //	/tdx/certification/v4/tcb?fmspc=HEX          TDX TCB Info (same header)
@@ -72,22 +70,30 @@ type pcsHandler struct {
 //	/sgx/certification/v4/crl?uri=URL            the CRL at a distribution point URL, DER (PCCS
 //	                                             API 3.1): RootCRLURL or PCKCRLURL(ca)
 //	/IntelSGXRootCA.der                          root CA CRL, DER (the path of RootCRLURL)
+//	/sgx/certification/v4/pckcert?encrypted_ppid=HEX|qeid=HEX&cpusvn=HEX&pcesvn=HEX&pceid=HEX
+//	                                             a simulated platform's PCK certificate, PEM, with
+//	                                             headers SGX-PCK-Certificate-Issuer-Chain, SGX-TCBm,
+//	                                             SGX-FMSPC, SGX-PCK-Certificate-CA-Type: chosen by
+//	                                             QE ID (Platform.QEID), else among the SGX
+//	                                             platforms by raw TCB, as Intel chooses
+//
+// A request that carries Azure's api-version or clientid parameter, or asks for pckcrl by uri=,
+// is answered in Azure's dialects instead (DialectAzure, DialectAzureTHIM): the same tcb and
+// qe/identity paths, CRLs as pckcrl?uri=<Intel CRL URL> (global cache) or pckcrl?ca= and
+// rootcacrl (regional THIM), with Azure's header names (HeaderSGXTCBInfoIssuerChain for SGX TCB
+// Info), Cache-Control and CRL encodings; 400 for a missing or unknown api-version
+// (ErrorCodeMissingAPIVersion, ErrorCodeInvalidAPIVersion) or a missing clientid. The comments
+// in pcs_azure.go and pcs_pckcert.go say what the simulator relies on and where it is from.
+// WithDialects restricts the handler to some dialects.
 //
 // Issuer-chain headers are percent-encoded PEM exactly as Intel encodes them (IssuerChainHeader).
 // The handler reads the world on every request, so forge changes are served at once.
 func PCSHandler(w *World, opts ...PCSOption) http.Handler {
-	h := &pcsHandler{world: w}
+	h := &pcsHandler{world: w, dialects: allDialects}
 	for _, o := range opts {
 		o.applyPCS(h)
 	}
 	return h
-}
-
-// response is a routed answer before faults are applied.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
 }
 
 func (h *pcsHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -113,12 +119,24 @@ func (h *pcsHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		resp = errorResponse(http.StatusMethodNotAllowed, ErrorCodeInvalidParameter, "only GET is supported")
 		resp.header.Set("Allow", "GET, HEAD")
 	default:
-		resp = h.route(r.URL.Path, r.URL.Query(), fault.BadSignature)
+		resp = h.dispatch(r.URL.Path, r.URL.Query(), fault.BadSignature)
 	}
 	if resp.status != http.StatusOK {
 		fault.Body = BodyIntact
 	}
 	write(rw, r, resp, fault.Body)
+}
+
+// dispatch picks the dialect of a request (by its query, as Azure's services and Intel's share
+// the paths) and routes it.
+func (h *pcsHandler) dispatch(path string, q url.Values, badSig bool) *response {
+	switch {
+	case isAzureRequest(path, q) && h.dialects.azureAny():
+		return h.azure(path, q, badSig)
+	case !h.dialects.has(DialectIntel):
+		return missingAPIVersion()
+	}
+	return h.route(path, q, badSig)
 }
 
 func (h *pcsHandler) route(path string, q url.Values, badSig bool) *response {
@@ -137,10 +155,12 @@ func (h *pcsHandler) route(path string, q url.Values, badSig bool) *response {
 		return h.rootCRL(true, badSig)
 	case SGXBasePath + "/crl":
 		return h.crlByURI(q, badSig)
+	case SGXBasePath + "/pckcert":
+		return h.pckCert(q)
 	case RootCRLPath:
 		return h.rootCRL(false, badSig)
 	}
-	return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no such resource: "+path)
+	return notFound("no such resource: " + path)
 }
 
 func (h *pcsHandler) tcb(tee quote.TEE, q url.Values, badSig bool) *response {
@@ -157,10 +177,10 @@ func (h *pcsHandler) tcb(tee quote.TEE, q url.Values, badSig bool) *response {
 	}
 	t, err := h.world.TCBInfo(tee)
 	if err != nil || t.FMSPC != fmspc {
-		return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no TCB Info for FMSPC "+fmspc.String())
+		return notFound("no TCB Info for FMSPC " + fmspc.String())
 	}
 	if n, ok := single(q, "tcbEvaluationDataNumber"); ok && n != strconv.Itoa(t.TCBEvaluationDataNumber) {
-		return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no TCB Info with tcbEvaluationDataNumber "+n)
+		return notFound("no TCB Info with tcbEvaluationDataNumber " + n)
 	}
 	resp := document("application/json", documentBody("tcbInfo", t.Raw, signature(t.Signature, badSig)))
 	resp.header.Set(HeaderTCBInfoIssuerChain, IssuerChainHeader(h.signingChain()))
@@ -173,7 +193,7 @@ func (h *pcsHandler) qeIdentity(tee quote.TEE, q url.Values, badSig bool) *respo
 	}
 	qe, err := h.world.QEIdentity(tee)
 	if err != nil {
-		return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no QE Identity")
+		return notFound("no QE Identity")
 	}
 	resp := document("application/json", documentBody("enclaveIdentity", qe.Raw, signature(qe.Signature, badSig)))
 	resp.header.Set(HeaderEnclaveIdentityIssuerChain, IssuerChainHeader(h.signingChain()))
@@ -194,18 +214,30 @@ func (h *pcsHandler) pckCRL(q url.Values, badSig bool) *response {
 	if enc != "" && enc != "pem" && enc != "der" {
 		return badParam("encoding must be pem or der")
 	}
-	crl, err := h.world.PCKCRL(pcs.CAType(ca))
-	if err != nil {
-		return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no PCK CRL")
+	der, resp := h.pckCRLDER(pcs.CAType(ca), badSig)
+	if resp != nil {
+		return resp
 	}
-	der := crlDER(crl, badSig)
-	resp := document("application/x-pem-file", pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
-	if enc == "der" {
-		resp = document("application/pkix-crl", der)
-	}
-	issuer, _ := h.world.Certificate(map[pcs.CAType]Role{pcs.CAProcessor: RoleProcessorCA, pcs.CAPlatform: RolePlatformCA}[pcs.CAType(ca)])
-	resp.header.Set(HeaderPCKCRLIssuerChain, IssuerChainHeader([]*x509.Certificate{issuer, h.world.Root()}))
+	resp = crlDocument(der, enc == "der")
+	resp.header.Set(HeaderPCKCRLIssuerChain, h.pckCRLChain(pcs.CAType(ca)))
 	return resp
+}
+
+// pckCRLDER returns the DER of the PCK CRL of ca, or a 404 response.
+func (h *pcsHandler) pckCRLDER(ca pcs.CAType, badSig bool) ([]byte, *response) {
+	crl, err := h.world.PCKCRL(ca)
+	if err != nil {
+		return nil, notFound("no PCK CRL for ca " + string(ca))
+	}
+	return crlDER(crl, badSig), nil
+}
+
+// pckCRLChain is the issuer-chain header value of the PCK CRL of ca (a valid CA type): the
+// PCK CA and the root.
+func (h *pcsHandler) pckCRLChain(ca pcs.CAType) string {
+	role := map[pcs.CAType]Role{pcs.CAProcessor: RoleProcessorCA, pcs.CAPlatform: RolePlatformCA}[ca]
+	issuer, _ := h.world.Certificate(role) // both roles always exist
+	return IssuerChainHeader([]*x509.Certificate{issuer, h.world.Root()})
 }
 
 func (h *pcsHandler) rootCRL(asHex, badSig bool) *response {
@@ -226,14 +258,14 @@ func (h *pcsHandler) crlByURI(q url.Values, badSig bool) *response {
 	}
 	for _, ca := range []pcs.CAType{pcs.CAProcessor, pcs.CAPlatform} {
 		if uri == PCKCRLURL(ca) {
-			crl, err := h.world.PCKCRL(ca)
-			if err != nil {
-				break
+			der, resp := h.pckCRLDER(ca, badSig)
+			if resp != nil {
+				return resp
 			}
-			return document("application/pkix-crl", crlDER(crl, badSig))
+			return document("application/pkix-crl", der)
 		}
 	}
-	return errorResponse(http.StatusNotFound, ErrorCodeNotFound, "no CRL at "+uri)
+	return notFound("no CRL at " + uri)
 }
 
 // checkUpdate validates update= (standard|early) and, for TCB Info, its exclusion with
@@ -253,104 +285,4 @@ func checkUpdate(q url.Values, tcb bool) *response {
 		return badParam("tcbEvaluationDataNumber must be a non-negative integer")
 	}
 	return nil
-}
-
-// single returns the only value of a query parameter.
-func single(q url.Values, name string) (string, bool) {
-	vs, ok := q[name]
-	if !ok || len(vs) != 1 {
-		return "", false
-	}
-	return vs[0], true
-}
-
-func signature(sig [64]byte, bad bool) [64]byte {
-	if bad {
-		sig[10] ^= 0x01
-	}
-	return sig
-}
-
-// crlDER returns the CRL's DER; bad flips a bit of the last byte, inside the signature's s.
-func crlDER(crl *x509.RevocationList, bad bool) []byte {
-	der := bytes.Clone(crl.Raw)
-	if bad {
-		der[len(der)-1] ^= 0x01
-	}
-	return der
-}
-
-func document(contentType string, body []byte) *response {
-	return &response{status: http.StatusOK, header: http.Header{"Content-Type": {contentType}}, body: body}
-}
-
-func badParam(msg string) *response {
-	return errorResponse(http.StatusBadRequest, ErrorCodeInvalidParameter, msg)
-}
-
-func errorResponse(status int, code, msg string) *response {
-	return &response{status: status, header: http.Header{HeaderErrorCode: {code}, HeaderErrorMessage: {msg}}}
-}
-
-// write sends resp, corrupted as the body fault says.
-func write(rw http.ResponseWriter, r *http.Request, resp *response, bf BodyFault) {
-	for k, v := range resp.header {
-		rw.Header()[k] = v
-	}
-	body, declared := resp.body, len(resp.body)
-	switch bf {
-	case BodyGarbage:
-		body = garbage(len(body))
-		declared = len(body)
-	case BodyShort:
-		body = body[:len(body)/2]
-		declared = len(body)
-	case BodyTruncated:
-		body = body[:len(body)/2]
-	case BodyOversized:
-		if len(body) < OversizedBodySize {
-			body = append(bytes.Clone(body), bytes.Repeat([]byte{' '}, OversizedBodySize-len(body))...)
-		}
-		declared = len(body)
-	}
-	rw.Header().Set("Content-Length", strconv.Itoa(declared))
-	rw.WriteHeader(resp.status)
-	if r.Method == http.MethodHead {
-		return
-	}
-	_, _ = rw.Write(body) // a client that went away is not the simulator's problem
-}
-
-func garbage(n int) []byte {
-	pattern := []byte("\x00garbage from the secretprov simulator\xff")
-	return bytes.Repeat(pattern, n/len(pattern)+1)[:n]
-}
-
-// requestID is a random 32-hex-digit request identifier, the form of Intel's Request-ID.
-func requestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
-	return hex.EncodeToString(b[:])
-}
-
-// IssuerChainHeader encodes certificates as an Intel PCS issuer-chain header value: the PEM
-// concatenation, percent-encoded like JavaScript's encodeURIComponent (everything but letters,
-// digits and -_.!~*'() is %XX with upper-case hex), which is byte for byte what PCS sends.
-func IssuerChainHeader(chain []*x509.Certificate) string {
-	var pemText bytes.Buffer
-	for _, c := range chain {
-		_ = pem.Encode(&pemText, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}) // writes to memory
-	}
-	var b strings.Builder
-	const hexDigits = "0123456789ABCDEF"
-	for _, c := range pemText.Bytes() {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
 }

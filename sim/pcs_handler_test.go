@@ -49,10 +49,10 @@ func getCtx(t *testing.T, ctx context.Context, srv *httptest.Server, path string
 	return got{status: resp.StatusCode, header: resp.Header, body: body, err: err}
 }
 
-func newPCS(t *testing.T, w *sim.World) (*httptest.Server, *sim.Faults) {
+func newPCS(t *testing.T, w *sim.World, opts ...sim.PCSOption) (*httptest.Server, *sim.Faults) {
 	t.Helper()
 	f := sim.NewFaults()
-	srv := httptest.NewServer(sim.PCSHandler(w, sim.WithFaults(f)))
+	srv := httptest.NewServer(sim.PCSHandler(w, append([]sim.PCSOption{sim.WithFaults(f)}, opts...)...))
 	t.Cleanup(srv.Close)
 	return srv, f
 }
@@ -175,7 +175,7 @@ func TestPCSErrors(t *testing.T) {
 		{sim.SGXBasePath + "/pckcrl?ca=processor&encoding=base64", 400, sim.ErrorCodeInvalidParameter},
 		{sim.SGXBasePath + "/crl", 400, sim.ErrorCodeInvalidParameter},
 		{sim.SGXBasePath + "/crl?uri=https%3A%2F%2Fexample.com%2Fx.crl", 404, sim.ErrorCodeNotFound},
-		{sim.SGXBasePath + "/pckcert", 404, sim.ErrorCodeNotFound},
+		{sim.SGXBasePath + "/pckcert", 400, sim.ErrorCodeInvalidParameter},
 		{sim.TDXBasePath + "/pckcrl?ca=platform", 404, sim.ErrorCodeNotFound},
 		{"/", 404, sim.ErrorCodeNotFound},
 	}
