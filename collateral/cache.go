@@ -98,6 +98,7 @@ type Cache struct {
 	bundles map[bundleKey]*memo    // assembled bundles, same pointer while parts are unchanged
 	keys    map[bundleKey]struct{} // keys served or prefetched (for Status)
 	misses  map[Item]miss          // failed fetches of items with no entry (negative cache)
+	wanted  map[bundleKey]struct{} // bundles for Run to fetch (CachedEarlyBundle, Prefetch)
 }
 
 // miss is the last failed fetch of an item the cache does not have. Within missRetry of it,
@@ -143,6 +144,7 @@ func NewCache(cfg Config) (*Cache, error) {
 		interval: orDur(cfg.RefreshInterval, DefaultRefreshInterval), retry: orDur(cfg.RetryInterval, DefaultRetryInterval),
 		now: cfg.Now, hooks: cfg.Hooks, onJoin: cfg.onJoin, kick: make(chan struct{}, 1),
 		entries: map[Item]*entry{}, state: map[Item]*itemState{}, bundles: map[bundleKey]*memo{}, keys: map[bundleKey]struct{}{},
+		wanted: map[bundleKey]struct{}{},
 	}
 	c.retry = min(c.retry, c.interval)
 	if c.now == nil {
@@ -162,11 +164,12 @@ func (c *Cache) Collateral(ctx context.Context, key pcs.Key) (*pcs.Bundle, error
 }
 
 // EarlyBundle returns the bundle for key built with Intel's early TCB Info and QE Identity
-// (update=early), for warnings about the next TCB recovery. It must not be used to refuse a
-// quote. It fails unless Config.EarlyWarning (or Update early) is set.
+// (update=early), for warnings about the next TCB recovery, fetching missing items like
+// Collateral. It must not be used to refuse a quote. It fails unless Config.EarlyWarning (or
+// Update early) is set. CachedEarlyBundle is the variant that never waits for the network.
 func (c *Cache) EarlyBundle(ctx context.Context, key pcs.Key) (*pcs.Bundle, error) {
 	if !c.early {
-		return nil, errors.New("collateral: EarlyBundle: early TCB data not configured")
+		return nil, errEarlyOff
 	}
 	return c.bundle(ctx, key, UpdateEarly)
 }
@@ -196,9 +199,16 @@ func (c *Cache) bundle(ctx context.Context, key pcs.Key, u Update) (*pcs.Bundle,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.assembleLocked(bk, parts), nil
+}
+
+// assembleLocked returns the bundle made of parts (root CRL, PCK CRL, TCB Info, QE Identity):
+// the memoised one while its parts are the same entries, otherwise a new one, memoised. It
+// records bk as served (Status).
+func (c *Cache) assembleLocked(bk bundleKey, parts [4]*entry) *pcs.Bundle {
 	c.keys[bk] = struct{}{}
 	if m := c.bundles[bk]; m != nil && m.parts == parts {
-		return m.b, nil
+		return m.b
 	}
 	b := &pcs.Bundle{
 		RootCRL:               parts[0].crl,
@@ -210,7 +220,7 @@ func (c *Cache) bundle(ctx context.Context, key pcs.Key, u Update) (*pcs.Bundle,
 		QEIdentity:            parts[3].qe,
 	}
 	c.bundles[bk] = &memo{parts: parts, b: b}
-	return b, nil
+	return b
 }
 
 // cached is the fast path of bundle: the memoised bundle, if its items are still the cached
@@ -381,10 +391,7 @@ func (c *Cache) store(ne *entry, fromFetch bool) (*entry, error) {
 	c.scheduleLocked(ne, fromFetch)
 	c.mu.Unlock()
 	if cur == nil {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
 	if fromFetch {
 		c.fetched(it, OutcomeOK)

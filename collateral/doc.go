@@ -50,7 +50,9 @@
 //
 // With Config.EarlyWarning, EarlyBundle returns bundles built with Intel's update=early TCB
 // Info and QE Identity. They are for warnings only ("this platform will drop to OutOfDate at
-// the next TCB recovery"); never refuse a quote because of them.
+// the next TCB recovery"); never refuse a quote because of them. CachedEarlyBundle answers from
+// memory only and leaves missing documents to Run, for callers on a provisioning path. Early
+// bundles kept for warnings never hold up Prefetch or Ready.
 //
 // # Disk layout
 //

@@ -26,6 +26,9 @@ var (
 	ErrRollback = errors.New("older than the cached document")
 	// ErrDisk: the cache directory could not be read or written.
 	ErrDisk = errors.New("cache directory")
+	// ErrNotCached: Cache.CachedEarlyBundle needs a document the cache does not hold yet; Run
+	// fetches it in the background.
+	ErrNotCached = errors.New("not cached")
 )
 
 // Error reports a failure about one collateral item.

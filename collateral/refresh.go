@@ -50,9 +50,11 @@ func jitter(d time.Duration) time.Duration {
 // is fetched again RefreshInterval (with jitter) after its last fetch and RefreshInterval
 // before its nextUpdate, whichever comes first; failures are retried with backoff from
 // RetryInterval. A document that changed replaces the cached one once verified, and the next
-// Collateral call returns a new bundle. Run is optional: without it, items are only fetched
-// when missing or past their nextUpdate. Run's timers follow the real clock (or a synctest
-// bubble's); use the default Config.Now with it.
+// Collateral call returns a new bundle. Run also fetches the early bundles that
+// CachedEarlyBundle found missing and, with early data kept for warnings only, those of the
+// prefetched keys. Run is optional: without it, items are only fetched when missing or past
+// their nextUpdate. Run's timers follow the real clock (or a synctest bubble's); use the
+// default Config.Now with it.
 func (c *Cache) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -64,6 +66,7 @@ func (c *Cache) Run(ctx context.Context) error {
 		case <-c.kick:
 		}
 		c.refreshDue(ctx)
+		c.fetchWanted(ctx)
 		timer.Reset(c.untilNextDue())
 	}
 }
@@ -118,24 +121,24 @@ func (c *Cache) untilNextDue() time.Duration {
 // minWait keeps Run from spinning should a refresh leave an item due.
 const minWait = time.Second
 
-// Prefetch loads the bundles of keys (and their early bundles when early TCB data is
-// configured) and remembers the keys for Status and Ready, whether or not they load.
+// Prefetch loads the bundles of keys and remembers the keys for Status and Ready, whether or
+// not they load. When early TCB data is kept for warnings only (Config.EarlyWarning with
+// standard verdicts), the keys' early bundles are left to Run to fetch in the background:
+// they never delay Prefetch, and their failures are reported through the hooks only.
 func (c *Cache) Prefetch(ctx context.Context, keys ...pcs.Key) error {
 	var errs []error
 	for _, key := range keys {
 		c.mu.Lock()
 		c.keys[bundleKey{key, c.update}] = struct{}{}
-		if c.early && c.update != UpdateEarly {
-			c.keys[bundleKey{key, UpdateEarly}] = struct{}{}
+		if c.warningsOnly() {
+			ek := bundleKey{key, UpdateEarly}
+			c.keys[ek] = struct{}{}
+			c.wanted[ek] = struct{}{}
+			c.wake()
 		}
 		c.mu.Unlock()
 		if _, err := c.Collateral(ctx, key); err != nil {
 			errs = append(errs, err)
-		}
-		if c.early && c.update != UpdateEarly {
-			if _, err := c.EarlyBundle(ctx, key); err != nil {
-				errs = append(errs, err)
-			}
 		}
 	}
 	return errors.Join(errs...)
@@ -182,10 +185,14 @@ func (c *Cache) Status() []KeyStatus {
 }
 
 // Ready returns nil if every key in Status is loaded, and otherwise an error naming the
-// missing items (for a readiness probe).
+// missing items (for a readiness probe). Early bundles kept for warnings only are not
+// required: a server can verify without them.
 func (c *Cache) Ready() error {
 	var missing []string
 	for _, s := range c.Status() {
+		if s.Update == UpdateEarly && c.warningsOnly() {
+			continue
+		}
 		for _, it := range s.Missing {
 			missing = append(missing, s.Key.String()+": "+it.String())
 		}

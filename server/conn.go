@@ -38,6 +38,8 @@ type conn struct {
 	grant   *policy.Grant // set when the peer is authorized
 	refusal error         // set when it is not
 	reason  string        // refusal's code, the only thing the peer may learn
+	ev      *ratls.Evidence
+	at      time.Time // the verification time of the decision
 }
 
 // serveConn runs the provisioning flow on one accepted connection and closes it. ctx is
@@ -62,6 +64,7 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 	} else {
 		raw.Close() // Gramine's behaviour on refusals and bad requests: no close_notify
 	}
+	c.checkEarlyTCB(ctx) // after the session: it never delays the peer
 }
 
 // run is the per-connection protocol flow. It reports whether the session ends with a TLS
@@ -131,7 +134,7 @@ func (c *conn) decide(ctx context.Context, peer []*x509.Certificate) {
 		c.refuse(err)
 		return
 	}
-	c.grant = grant
+	c.grant, c.ev, c.at = grant, ev, at
 	c.rec.Workload = grant.Workload
 	c.rec.Accepted = grant.Accepted
 }

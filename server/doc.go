@@ -31,6 +31,20 @@
 // Deadlines are absolute: a client that sends nothing, or one byte at a time, is cut when its
 // deadline passes. No buffer is allocated for a connection before its request arrives.
 //
+// # Early TCB data
+//
+// Intel publishes the TCB Info and QE Identity of its next TCB recovery event ahead of time
+// (PCS update=early). With Config.EarlyVerifier set, once an authorized peer's connection has
+// ended, its quote is verified again with that early data at the same verification time. If
+// the platform's TCB status would be worse (UpToDate, then SWHardeningNeeded or
+// ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate,
+// OutOfDateConfigurationNeeded, Revoked), the server logs one warning (workload, tee, fmspc,
+// tcb_status, early_tcb_status, early_advisory_ids) and calls Hooks.TCBRecoveryWarning: the
+// platform will drop to that status when the standard data moves, and a policy accepting only
+// the current status will then refuse it. Every check is reported to Hooks.EarlyTCBCheck; a
+// check without an early status (collateral not at hand, verification failure) is logged at
+// debug level. The check never changes, delays or fails a decision.
+//
 // # Shutdown and reload
 //
 // Cancelling Serve's context stops accepting; connections in flight finish for up to

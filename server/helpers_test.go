@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -131,6 +132,8 @@ type envOptions struct {
 	secrets SecretsSource
 	tls     *tls.Config // nil: testPKI's server certificate
 	quiet   bool        // no log, audit to io.Discard (benchmarks)
+	early   ratls.QuoteVerifier
+	logs    *simtest.LogBuffer // if set, also receives the log lines (JSON, debug level)
 }
 
 // start runs a server on 127.0.0.1:0 until the test ends. Its log goes to the run-wide capture
@@ -160,7 +163,10 @@ func start(t testing.TB, o envOptions) *env {
 		TLS: o.tls, Verifier: v,
 		Policy: o.policy, Secrets: o.secrets, Limits: o.limits, Now: o.now,
 		Logger: captureLogger(), Audit: NewJSONAudit(io.MultiWriter(e.audit, capture)),
-		Hooks: metricsHooks(e.metrics),
+		Hooks: metricsHooks(e.metrics), EarlyVerifier: o.early,
+	}
+	if o.logs != nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(capture, o.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if o.quiet {
 		cfg.Logger, cfg.Audit = nil, NewJSONAudit(io.Discard)
@@ -188,7 +194,8 @@ func start(t testing.TB, o envOptions) *env {
 
 func metricsHooks(m *obs.Metrics) Hooks {
 	return Hooks{ConnOpened: m.ConnOpened, ConnClosed: m.ConnClosed, ConnRejected: m.ConnRejected,
-		Verification: m.Verification, Provision: m.Provision}
+		Verification: m.Verification, Provision: m.Provision,
+		EarlyTCBCheck: m.EarlyTCBCheck, TCBRecoveryWarning: m.TCBRecoveryWarning}
 }
 
 // enclaveCert returns an RA-TLS certificate of an SGX enclave with identity id on the world's

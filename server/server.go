@@ -53,6 +53,14 @@ type Config struct {
 	// Now is the clock used as the verification time and in audit records; nil means
 	// time.Now. Connection deadlines always use the real clock.
 	Now func() time.Time
+	// EarlyVerifier, if set, verifies the quote of every authorized peer once more, with
+	// Intel's early TCB data, after the connection has ended; when the platform's TCB status
+	// is worse under the early data, the server logs a warning and calls
+	// Hooks.TCBRecoveryWarning (see the package documentation, "Early TCB data"). It never
+	// changes a decision. It must not wait for the network: a verifier whose early collateral
+	// is not at hand should fail at once (collateral.Cache.CachedEarlyBundle does, and fetches
+	// it in the background); the server bounds each call by EarlyCheckTimeout anyway.
+	EarlyVerifier ratls.QuoteVerifier
 }
 
 // Hooks observe the server, typically to update metrics. Their signatures match the methods of
@@ -72,6 +80,13 @@ type Hooks struct {
 	// Provision reports one decision, as audited: the workload (empty when none matched),
 	// "granted", "refused" or "error", and the reason code.
 	Provision func(workload, result, reason string)
+	// EarlyTCBCheck reports each check of an authorized peer against Intel's early TCB data
+	// (Config.EarlyVerifier): the TEE and the outcome, "not_worse", "worse", "unavailable"
+	// (no early collateral for the platform yet) or "failed" (no early status determined).
+	EarlyTCBCheck func(tee, result string)
+	// TCBRecoveryWarning reports an authorized peer whose platform has a worse TCB status
+	// under Intel's early TCB data: the TEE, the status the decision used and the early one.
+	TCBRecoveryWarning func(tee, status, earlyStatus string)
 }
 
 // Server is a secret provisioning server. Create it with New; it is safe for concurrent use and
@@ -86,6 +101,7 @@ type Server struct {
 	audit    AuditSink
 	hooks    Hooks
 	now      func() time.Time
+	early    ratls.QuoteVerifier
 	conns    *limiter
 	nextID   atomic.Uint64
 	live     atomic.Int64
@@ -116,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		tls: tc, verifier: cfg.Verifier, policy: cfg.Policy, secrets: cfg.Secrets,
-		limits: lim, log: cfg.Logger, audit: cfg.Audit, hooks: cfg.Hooks, now: cfg.Now,
+		limits: lim, log: cfg.Logger, audit: cfg.Audit, hooks: cfg.Hooks, now: cfg.Now, early: cfg.EarlyVerifier,
 		conns: newLimiter(lim.MaxConnections, lim.MaxConnectionsPerIP),
 	}
 	if s.log == nil {
@@ -241,6 +257,18 @@ func (h Hooks) provision(workload, result, reason string) {
 	}
 }
 
+func (h Hooks) earlyTCBCheck(tee, result string) {
+	if h.EarlyTCBCheck != nil {
+		h.EarlyTCBCheck(tee, result)
+	}
+}
+
+func (h Hooks) tcbRecoveryWarning(tee, status, earlyStatus string) {
+	if h.TCBRecoveryWarning != nil {
+		h.TCBRecoveryWarning(tee, status, earlyStatus)
+	}
+}
+
 // Connection rejection causes (Hooks.ConnRejected).
 const (
 	causeLimit     = "limit"
@@ -260,4 +288,11 @@ const (
 	keySecrets  = "secrets"
 	keyProtocol = "protocol"
 	keyDecision = "decision"
+	keyTEE      = "tee"
+	keyFMSPC    = "fmspc"
+	keyStatus   = "tcb_status"
+	keyEarly    = "early_tcb_status"
+	keyEarlyIDs = "early_advisory_ids"
+	// keyEarlyCheck is the outcome of an early TCB check (Hooks.EarlyTCBCheck).
+	keyEarlyCheck = "early_check"
 )

@@ -211,7 +211,9 @@ func TestClientGetUnreachable(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	srv := newClientEnv(t, nil)
-	args := srv.args("get", "--timeout", "300ms")
+	// The timeout covers making the simulated quote too, which under -race on a loaded machine
+	// takes a good part of a second; the dead address is refused at once and retried until then.
+	args := srv.args("get", "--timeout", "2s")
 	args[3] = dead
 	code, _, errOut := run(t, args...)
 	if code != ExitRefused || !strings.Contains(errOut, "not provisioned") {

@@ -143,6 +143,9 @@ func summary(cfg *config.Config, pol *policy.Policy) string {
 	if cfg.Verifier.CollateralFile != "" {
 		src = "offline file " + cfg.Verifier.CollateralFile
 	}
+	if cfg.Verifier.EarlyWarning {
+		src += ", warnings from early TCB data"
+	}
 	root := "built-in Intel SGX Root CA"
 	if cfg.Verifier.TrustRoot != "" {
 		root = cfg.Verifier.TrustRoot
@@ -224,5 +227,6 @@ func serverLimits(l config.Limits) server.Limits {
 // metricsHooks wires the server's hooks to the Prometheus collectors.
 func metricsHooks(m *obs.Metrics) server.Hooks {
 	return server.Hooks{ConnOpened: m.ConnOpened, ConnClosed: m.ConnClosed, ConnRejected: m.ConnRejected,
-		Verification: m.Verification, Provision: m.Provision}
+		Verification: m.Verification, Provision: m.Provision,
+		EarlyTCBCheck: m.EarlyTCBCheck, TCBRecoveryWarning: m.TCBRecoveryWarning}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/secretprov/secretprov/internal/obs"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/policy"
+	"github.com/secretprov/secretprov/ratls"
 	"github.com/secretprov/secretprov/secrets"
 	"github.com/secretprov/secretprov/server"
 	"github.com/secretprov/secretprov/verify"
@@ -30,6 +31,7 @@ type components struct {
 	secrets       *server.SecretsSwitch
 	reloader      *reloader
 	collateralRun func(context.Context) error // nil: nothing to refresh (offline file)
+	early         ratls.QuoteVerifier         // nil unless verifier.early_warning
 	ready         obs.ReadyFunc
 	closers       []io.Closer
 }
@@ -77,7 +79,7 @@ func (c *components) build(cfg *config.Config, pol *policy.Policy, f *serverFlag
 	c.srv, err = server.New(server.Config{
 		TLS:      &tls.Config{GetCertificate: certs.GetCertificate},
 		Verifier: v, Policy: atomicPol, Secrets: c.secrets, Limits: serverLimits(cfg.Limits),
-		Logger: log, Audit: audit, Hooks: metricsHooks(m),
+		Logger: log, Audit: audit, Hooks: metricsHooks(m), EarlyVerifier: c.early,
 	})
 	if err != nil {
 		return badInput(err)
@@ -102,12 +104,37 @@ func (c *components) verifier(cfg *config.Config, s *streams, log *slog.Logger, 
 	}
 	if cache, ok := src.(*collateral.Cache); ok {
 		c.collateralRun, ready = prefetchThenRun(cache, cfg.Verifier.Prefetch, log)
+		if cfg.Verifier.EarlyWarning {
+			if c.early, err = earlyVerifier(cache, root); err != nil {
+				return nil, nil, badInput(fmt.Errorf("verifier: early_warning: %w", err))
+			}
+		}
 	}
 	v, err := verify.New(src, verify.WithRoot(root))
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("verifier: %w", err))
 	}
 	return v, ready, nil
+}
+
+// earlyVerifier verifies with Intel's early TCB data from the cache's memory only, so that the
+// server's check never waits for the network: a platform whose early collateral is not cached
+// gets no early status this time (collateral_unavailable), and the cache's Run fetches it for
+// the next provisioning. Expired early collateral still yields a status: the check only warns.
+func earlyVerifier(cache *collateral.Cache, root *x509.Certificate) (ratls.QuoteVerifier, error) {
+	v, err := verify.New(earlySource{cache}, verify.WithRoot(root), verify.WithExpiredCollateralAllowed())
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return v, nil
+}
+
+// earlySource is the early verifier's collateral source (collateral.Cache.CachedEarlyBundle).
+type earlySource struct{ cache *collateral.Cache }
+
+// Collateral returns the cached early bundle of key, or an error at once.
+func (s earlySource) Collateral(_ context.Context, key pcs.Key) (*pcs.Bundle, error) {
+	return s.cache.CachedEarlyBundle(key)
 }
 
 func (c *components) listen(cfg *config.Config) error {
@@ -169,17 +196,28 @@ func collateralFor(cfg *config.Config, root *x509.Certificate, log *slog.Logger,
 		return nil, nil, badInput(fmt.Errorf("verifier.pcs_url: %w", err))
 	}
 	cache, err := collateral.NewCache(collateral.Config{
-		Source: client, Root: root, Dir: vc.CacheDir, Update: update,
+		Source: client, Root: root, Dir: vc.CacheDir, Update: update, EarlyWarning: vc.EarlyWarning,
 		Hooks: collateral.Hooks{
 			OnFetch: m.CollateralFetch,
 			OnItem:  m.CollateralState,
-			OnError: func(err error) { log.Warn("collateral", obs.KeyError, err.Error()) },
+			OnError: func(err error) { logCollateralError(log, err, vc.EarlyWarning) },
 		},
 	})
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("verifier: %w", err))
 	}
 	return cache, func(context.Context) error { return cache.Ready() }, nil
+}
+
+// logCollateralError logs an error the collateral cache absorbed. Failures about early TCB data
+// kept for warnings only (verifier.early_warning) are logged at debug level: the verdicts do not
+// depend on them.
+func logCollateralError(log *slog.Logger, err error, earlyWarning bool) {
+	if ce, ok := errors.AsType[*collateral.Error](err); ok && earlyWarning && ce.Item.Update == collateral.UpdateEarly {
+		log.Debug("collateral (early TCB data, for warnings only)", obs.KeyError, err.Error())
+		return
+	}
+	log.Warn("collateral", obs.KeyError, err.Error())
 }
 
 // errPrefetchPending is the readiness error until the first prefetch of collateral ended.

@@ -48,7 +48,10 @@ type Verifier struct {
 	CacheDir        string // on-disk collateral cache; empty: memory only
 	CollateralGrace time.Duration
 	Update          string // standard | early
-	CollateralFile  string // offline collateral JSON instead of a PCS (air-gapped)
+	// EarlyWarning also verifies every granted quote with Intel's early TCB data and warns when
+	// its platform's status would be worse (never a refusal). Only with Update standard and a PCS.
+	EarlyWarning   bool
+	CollateralFile string // offline collateral JSON instead of a PCS (air-gapped)
 	// Prefetch are the platforms whose collateral is fetched at start; /readyz waits for them.
 	Prefetch []pcs.Key
 }

@@ -188,3 +188,46 @@ func TestPrefetchKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyWarning: verifier.early_warning is off by default, needs verdicts on the standard
+// data and a PCS, and is a strict boolean; errors name the key's line.
+func TestEarlyWarning(t *testing.T) {
+	base := "tls: {cert: a, key: b}\nworkloads: [{name: w, mrenclave: [\"" + strings.Repeat("ab", 32) + "\"], secrets: {default: s}}]\nsecrets: {s: {env: S}}\n"
+	tests := []struct {
+		name     string
+		verifier string // the verifier section, at line 4
+		want     bool
+		wantErr  string // "path:line" of the error; "" = no error
+	}{
+		{"default", "verifier: {}\n", false, ""},
+		{"on", "verifier:\n  early_warning: true\n", true, ""},
+		{"off with update early", "verifier:\n  update: early\n  early_warning: false\n", false, ""},
+		{"on with update early", "verifier:\n  update: early\n  early_warning: true\n", false, "verifier.early_warning:6"},
+		{"on with the offline file", "verifier:\n  collateral: c.json\n  early_warning: true\n", false, "verifier.early_warning:6"},
+		{"not a boolean", "verifier:\n  early_warning: sometimes\n", false, ":5:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("e.yaml", []byte(base+tc.verifier))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Verifier.EarlyWarning != tc.want {
+					t.Errorf("EarlyWarning = %v, want %v", c.Verifier.EarlyWarning, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			want := "e.yaml" + tc.wantErr
+			if path, line, ok := strings.Cut(tc.wantErr, ":"); ok && path != "" {
+				want = "e.yaml:" + line + ": " + path + ":"
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v, want it at %q", err, want)
+			}
+		})
+	}
+}

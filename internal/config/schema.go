@@ -29,6 +29,7 @@ type verifierFile struct {
 	CacheDir        string   `yaml:"cache_dir"`
 	CollateralGrace string   `yaml:"collateral_grace"`
 	Update          string   `yaml:"update"`
+	EarlyWarning    bool     `yaml:"early_warning"`
 	Collateral      string   `yaml:"collateral"`
 	Prefetch        []string `yaml:"prefetch"`
 }

@@ -172,6 +172,7 @@ func (v *validator) verifier(c *Config, f *file) {
 	c.Verifier.TrustRoot = v.path(vf.TrustRoot)
 	c.Verifier.CacheDir = v.path(vf.CacheDir)
 	c.Verifier.CollateralFile = v.path(vf.Collateral)
+	v.earlyWarning(c, vf.EarlyWarning)
 	v.duration("verifier.collateral_grace", vf.CollateralGrace, &c.Verifier.CollateralGrace)
 	for i, k := range vf.Prefetch {
 		key, err := parseKey(k)
@@ -183,6 +184,22 @@ func (v *validator) verifier(c *Config, f *file) {
 	}
 	if len(vf.Prefetch) > 0 && c.Verifier.CollateralFile != "" {
 		v.errorf("verifier.prefetch", "applies to a PCS (pcs_url), not to the offline collateral file")
+	}
+}
+
+// earlyWarning checks verifier.early_warning: warnings computed with Intel's early TCB data
+// need verdicts on the standard data (with update: early they would compare the early data
+// with itself) and a PCS to fetch the early data from (the offline file has none).
+func (v *validator) earlyWarning(c *Config, on bool) {
+	c.Verifier.EarlyWarning = on
+	if !on {
+		return
+	}
+	if c.Verifier.Update == "early" {
+		v.errorf("verifier.early_warning", "meaningless with update: early, whose verdicts already use Intel's early TCB data; use update: standard to be warned ahead of a TCB recovery")
+	}
+	if c.Verifier.CollateralFile != "" {
+		v.errorf("verifier.early_warning", "needs a PCS (pcs_url): the offline collateral file has no early TCB data")
 	}
 }
 

@@ -28,4 +28,9 @@ const (
 	KeyTLSVersion   = "tls_version"   // negotiated TLS version
 	KeyConfigFile   = "config"        // configuration path
 	KeySimulatedPKI = "simulated_pki" // the trust root is the simulator's
+	// The TCB recovery warning (early TCB data): the status and advisories of the platform under
+	// Intel's early TCB data, and the outcome of that check.
+	KeyEarlyTCBStatus  = "early_tcb_status"
+	KeyEarlyAdvisories = "early_advisory_ids"
+	KeyEarlyCheck      = "early_check" // not_worse | worse | unavailable | failed
 )

@@ -23,6 +23,7 @@ type Metrics struct {
 	collateralNext  *prometheus.GaugeVec
 	reloads         *prometheus.CounterVec
 	tcbWarnings     *prometheus.CounterVec
+	earlyChecks     *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and a registry that also carries the Go runtime and process
@@ -71,9 +72,13 @@ func NewMetrics() *Metrics {
 			Name: "secretprov_tcb_recovery_warnings_total",
 			Help: "Quotes whose platform would drop in TCB status with Intel's early TCB data.",
 		}, []string{"tee", "status", "early_status"}),
+		earlyChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secretprov_tcb_early_checks_total",
+			Help: "Checks of granted quotes against Intel's early TCB data, by TEE and result (not_worse, worse, unavailable, failed).",
+		}, []string{"tee", "result"}),
 	}
 	m.reg.MustRegister(m.provisions, m.verifyLatency, m.tcbStatuses, m.openConns, m.connsRejected,
-		m.fetches, m.collateralFetch, m.collateralNext, m.reloads, m.tcbWarnings,
+		m.fetches, m.collateralFetch, m.collateralNext, m.reloads, m.tcbWarnings, m.earlyChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -156,5 +161,14 @@ func (m *Metrics) Reload(what, outcome string) {
 func (m *Metrics) TCBRecoveryWarning(tee, status, earlyStatus string) {
 	if m != nil {
 		m.tcbWarnings.WithLabelValues(tee, status, earlyStatus).Inc()
+	}
+}
+
+// EarlyTCBCheck counts one check of a granted quote against Intel's early TCB data with its
+// result: not_worse, worse (also counted by TCBRecoveryWarning), unavailable (no early
+// collateral yet) or failed.
+func (m *Metrics) EarlyTCBCheck(tee, result string) {
+	if m != nil {
+		m.earlyChecks.WithLabelValues(tee, result).Inc()
 	}
 }

@@ -40,6 +40,8 @@ func TestAdminHandler(t *testing.T) {
 	m.Verification(3*time.Millisecond, "sgx", "ok", "UpToDate")
 	m.ConnOpened()
 	m.CollateralState("tcb_info", "sgx/00A067110000", time.Unix(100, 0), time.Unix(200, 0))
+	m.TCBRecoveryWarning("sgx", "UpToDate", "OutOfDate")
+	m.EarlyTCBCheck("tdx", "unavailable")
 	code, body := get(t, h, "/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
@@ -50,6 +52,8 @@ func TestAdminHandler(t *testing.T) {
 		`secretprov_open_connections 1`,
 		`secretprov_collateral_next_update_timestamp_seconds{item="tcb_info",key="sgx/00A067110000"} 200`,
 		`secretprov_verification_duration_seconds_count{result="ok",tee="sgx"} 1`,
+		`secretprov_tcb_recovery_warnings_total{early_status="OutOfDate",status="UpToDate",tee="sgx"} 1`,
+		`secretprov_tcb_early_checks_total{result="unavailable",tee="tdx"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
@@ -72,6 +76,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.CollateralState("tcb_info", "k", time.Now(), time.Now())
 	m.Reload("secrets", "ok")
 	m.TCBRecoveryWarning("sgx", "UpToDate", "OutOfDate")
+	m.EarlyTCBCheck("sgx", "worse")
 	if _, body := get(t, AdminHandler(m, nil), "/metrics"); strings.Contains(body, "secretprov_") {
 		t.Errorf("nil metrics exported secretprov series: %q", body)
 	}

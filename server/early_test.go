@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/secretprov/secretprov/internal/simtest"
+	"github.com/secretprov/secretprov/pcs"
+	"github.com/secretprov/secretprov/quote"
+	"github.com/secretprov/secretprov/sim"
+	"github.com/secretprov/secretprov/verify"
+	"github.com/secretprov/secretprov/wire"
+)
+
+// recoveryBundle is the world's SGX collateral as Intel's early data would announce a TCB
+// recovery: a new top level (microcode 17) is UpToDate, and the level of today's UpToDate
+// platforms (microcode 16) becomes dropTo, with a new advisory. The TCB Info is re-signed by
+// the world's TCB Signing key; everything else is the standard bundle's.
+func recoveryBundle(t *testing.T, dropTo pcs.TCBStatus) *pcs.Bundle {
+	t.Helper()
+	w := world(t)
+	std := simtest.Bundle(t, w, quote.TEESGX)
+	ti := *std.TCBInfo
+	ti.TCBEvaluationDataNumber++
+	ti.Levels = slices.Clone(ti.Levels)
+	top := ti.Levels[0]
+	if top.Status != pcs.StatusUpToDate {
+		t.Fatalf("the world's first SGX level is %s, want UpToDate", top.Status)
+	}
+	next := top
+	next.SGXComponents[0]++
+	next.SGXComponents[1]++
+	ti.Levels[0].Status, ti.Levels[0].AdvisoryIDs = dropTo, []string{"INTEL-SA-99999"}
+	ti.Levels = slices.Insert(ti.Levels, 0, next)
+	raw, err := sim.MarshalTCBInfo(&ti)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := w.SignDocument(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := pcs.ParseTCBInfoRaw(raw, hex.EncodeToString(sig[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := *std
+	b.TCBInfo = signed
+	return &b
+}
+
+// noEarlyData is an early collateral source that has nothing cached, as
+// collateral.Cache.CachedEarlyBundle before its first fetch: it fails at once.
+type noEarlyData struct{}
+
+func (noEarlyData) Collateral(context.Context, pcs.Key) (*pcs.Bundle, error) {
+	return nil, errors.New("early TCB data not cached")
+}
+
+// TestEarlyTCBWarning: with an early verifier, a granted peer whose platform drops under Intel's
+// early TCB data is still provisioned, and counted and logged as a TCB recovery warning; a
+// platform that does not drop, missing early data, a refused peer or no early verifier give no
+// warning and change nothing.
+func TestEarlyTCBWarning(t *testing.T) {
+	w := world(t)
+	tests := []struct {
+		name        string
+		early       verify.CollateralSource // nil: no early verifier
+		status      pcs.TCBStatus           // the platform's status under the standard data
+		wantGranted bool
+		wantCheck   string        // Hooks.EarlyTCBCheck result; "": no check
+		wantEarly   pcs.TCBStatus // the warning's early status; "": no warning
+	}{
+		{"drops to OutOfDate", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusUpToDate, true, earlyWorse, pcs.StatusOutOfDate},
+		{"drops to Revoked", verify.Static(recoveryBundle(t, pcs.StatusRevoked)), pcs.StatusUpToDate, true, earlyWorse, pcs.StatusRevoked},
+		{"same status under both", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusSWHardeningNeeded, true, earlyNotWorse, ""},
+		{"early data unavailable", noEarlyData{}, pcs.StatusUpToDate, true, earlyUnavailable, ""},
+		{"refused peer is not checked", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusOutOfDate, false, "", ""},
+		{"no early verifier", nil, pcs.StatusUpToDate, true, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := envOptions{logs: &simtest.LogBuffer{}}
+			if tc.early != nil {
+				v, err := verify.New(tc.early, verify.WithRoot(w.Root()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.early = v
+			}
+			e := start(t, o)
+			p := simtest.Platform(t, w, quote.TEESGX, tc.status)
+			entries, err := named(t, e.addr, certFrom(t, p.Enclave(sim.DefaultIdentity())), "default")
+			if granted := err == nil && entries[0].Status == wire.StatusFound; granted != tc.wantGranted {
+				t.Fatalf("granted = %v (%v), want %v", granted, err, tc.wantGranted)
+			}
+			waitFor(t, "the connection's end", func() bool { return len(e.records(t)) == 1 && e.srv.OpenConnections() == 0 })
+
+			wantChecks := map[string]float64{}
+			if tc.wantCheck != "" {
+				wantChecks[tc.wantCheck] = 1
+			}
+			if got := countsByResult(t, e, "secretprov_tcb_early_checks_total"); !maps.Equal(got, wantChecks) {
+				t.Errorf("secretprov_tcb_early_checks_total by result %v, want %v", got, wantChecks)
+			}
+			wantWarnings := 0.0
+			if tc.wantEarly != "" {
+				wantWarnings = 1
+			}
+			labels := map[string]string{"tee": "sgx", "status": string(tc.status), "early_status": string(tc.wantEarly)}
+			if got := counter(t, e.metrics, "secretprov_tcb_recovery_warnings_total", labels); got != wantWarnings {
+				t.Errorf("secretprov_tcb_recovery_warnings_total%v = %v, want %v", labels, got, wantWarnings)
+			}
+			warnings := warningLines(o.logs)
+			if tc.wantEarly == "" {
+				if len(warnings) != 0 {
+					t.Errorf("warning log lines %v, want none", warnings)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("warning log lines %v, want one", warnings)
+			}
+			l := warnings[0]
+			want := map[string]any{keyWorkload: "demo", keyTEE: "sgx", keyFMSPC: p.Key().FMSPC.String(),
+				keyStatus: string(tc.status), keyEarly: string(tc.wantEarly), "level": "WARN"}
+			for k, v := range want {
+				if l[k] != v {
+					t.Errorf("warning %s = %v, want %v", k, l[k], v)
+				}
+			}
+			if ids, _ := l[keyEarlyIDs].([]any); !slices.Contains(ids, any("INTEL-SA-99999")) {
+				t.Errorf("warning %s = %v, want the new advisory", keyEarlyIDs, l[keyEarlyIDs])
+			}
+		})
+	}
+}
+
+// countsByResult returns the values of a counter by its "result" label.
+func countsByResult(t *testing.T, e *env, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := e.metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+// warningLines returns the TCB recovery warnings among the log lines.
+func warningLines(logs *simtest.LogBuffer) []map[string]any {
+	var out []map[string]any
+	for _, l := range logs.Objects() {
+		if _, ok := l[keyEarly]; ok || l["msg"] == msgTCBRecoveryWarning {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestEarlyOutcome: the comparison of statuses behind the warning.
+func TestEarlyOutcome(t *testing.T) {
+	unavailable := &verify.Error{Reason: verify.ReasonCollateralUnavailable}
+	tests := []struct {
+		name  string
+		now   pcs.TCBStatus
+		early *verify.Result
+		err   error
+		want  string
+	}{
+		{"UpToDate to OutOfDate", pcs.StatusUpToDate, &verify.Result{TCBStatus: pcs.StatusOutOfDate}, nil, earlyWorse},
+		{"UpToDate to SWHardeningNeeded", pcs.StatusUpToDate, &verify.Result{TCBStatus: pcs.StatusSWHardeningNeeded}, nil, earlyWorse},
+		{"ConfigurationNeeded to ConfigurationAndSWHardeningNeeded", pcs.StatusConfigurationNeeded, &verify.Result{TCBStatus: pcs.StatusConfigurationAndSWHardeningNeeded}, nil, earlyWorse},
+		{"OutOfDate to OutOfDateConfigurationNeeded", pcs.StatusOutOfDate, &verify.Result{TCBStatus: pcs.StatusOutOfDateConfigurationNeeded}, nil, earlyWorse},
+		{"revoked, with its error", pcs.StatusSWHardeningNeeded, &verify.Result{TCBStatus: pcs.StatusRevoked}, &verify.Error{Reason: verify.ReasonTCBRevoked}, earlyWorse},
+		{"same", pcs.StatusSWHardeningNeeded, &verify.Result{TCBStatus: pcs.StatusSWHardeningNeeded}, nil, earlyNotWorse},
+		{"SWHardeningNeeded to ConfigurationNeeded", pcs.StatusSWHardeningNeeded, &verify.Result{TCBStatus: pcs.StatusConfigurationNeeded}, nil, earlyNotWorse},
+		{"better", pcs.StatusOutOfDate, &verify.Result{TCBStatus: pcs.StatusUpToDate}, nil, earlyNotWorse},
+		{"unknown current status", pcs.TCBStatus("Fine"), &verify.Result{TCBStatus: pcs.StatusRevoked}, nil, earlyNotWorse},
+		{"collateral not cached", pcs.StatusUpToDate, &verify.Result{}, unavailable, earlyUnavailable},
+		{"no level matches", pcs.StatusUpToDate, &verify.Result{}, &verify.Error{Reason: verify.ReasonTCBNotSupported}, earlyFailed},
+		{"timeout", pcs.StatusUpToDate, nil, context.DeadlineExceeded, earlyFailed},
+		{"no result, no error", pcs.StatusUpToDate, nil, nil, earlyFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := earlyOutcome(tc.now, tc.early, tc.err); got != tc.want {
+				t.Errorf("earlyOutcome = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
