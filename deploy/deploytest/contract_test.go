@@ -25,15 +25,8 @@ type serverConfig struct {
 		Key      string `json:"key"`
 		ClientCA string `json:"client_ca"`
 	} `json:"tls"`
-	Verifier struct {
-		PCSURL          string `json:"pcs_url"`
-		PCSKind         string `json:"pcs_kind"`
-		TrustRoot       string `json:"trust_root"`
-		CacheDir        string `json:"cache_dir"`
-		CollateralGrace string `json:"collateral_grace"`
-		Update          string `json:"update"`
-	} `json:"verifier"`
-	Limits struct {
+	Verifier verifierConfig `json:"verifier"`
+	Limits   struct {
 		MaxConnections      int    `json:"max_connections"`
 		MaxConnectionsPerIP int    `json:"max_connections_per_ip"`
 		HandshakeTimeout    string `json:"handshake_timeout"`
@@ -52,6 +45,20 @@ type serverConfig struct {
 	SecretsDir string                  `json:"secrets_dir"`
 }
 
+// verifierConfig is the verifier section of the contract.
+type verifierConfig struct {
+	PCSURL          string   `json:"pcs_url"`
+	TDXPCSURL       string   `json:"tdx_pcs_url"`
+	PCSKind         string   `json:"pcs_kind"`
+	TrustRoot       string   `json:"trust_root"`
+	CacheDir        string   `json:"cache_dir"`
+	CollateralGrace string   `json:"collateral_grace"`
+	Update          string   `json:"update"`
+	EarlyWarning    bool     `json:"early_warning"`
+	Collateral      string   `json:"collateral"`
+	Prefetch        []string `json:"prefetch"`
+}
+
 type workload struct {
 	Name        string            `json:"name"`
 	MREnclave   []string          `json:"mrenclave,omitempty"`
@@ -63,7 +70,10 @@ type workload struct {
 	TCBStatuses []string          `json:"tcb_statuses,omitempty"`
 	AdvisoryIDs []string          `json:"advisory_ids,omitempty"`
 	AllowDebug  bool              `json:"allow_debug"`
-	Secrets     map[string]string `json:"secrets,omitempty"`
+	// CollateralGrace is this workload's grace; the server uses the larger of it and
+	// verifier.collateral_grace.
+	CollateralGrace string            `json:"collateral_grace,omitempty"`
+	Secrets         map[string]string `json:"secrets,omitempty"`
 }
 
 type secretSource struct {
@@ -84,6 +94,8 @@ var (
 	}
 	sizeRE     = regexp.MustCompile(`^[0-9]+ ?([KMG]i?B|B)?$`)
 	advisoryRE = regexp.MustCompile(`^([A-Z]+-[A-Z]+-[0-9]+|\*)$`)
+	// platformRE is a verifier.prefetch entry: TEE/FMSPC/CA, as pcs.Key.String writes it.
+	platformRE = regexp.MustCompile(`^(sgx|tdx)/[0-9A-Fa-f]{12}/(processor|platform)$`)
 )
 
 // parseConfig decodes a configuration file strictly and checks its values against the contract.
@@ -119,9 +131,22 @@ func (c *serverConfig) validate() error {
 		check(err == nil && port != "", "listen address %q is not host:port", addr)
 	}
 	check(strings.HasPrefix(c.Verifier.PCSURL, "https://"), "verifier.pcs_url %q is not https", c.Verifier.PCSURL)
+	check(c.Verifier.TDXPCSURL == "" || strings.HasPrefix(c.Verifier.TDXPCSURL, "https://"), "verifier.tdx_pcs_url %q is not https", c.Verifier.TDXPCSURL)
+	for _, k := range c.Verifier.Prefetch {
+		check(platformRE.MatchString(k), "verifier.prefetch entry %q is not TEE/FMSPC/CA", k)
+	}
+	check(len(c.Verifier.Prefetch) == 0 || c.Verifier.Collateral == "", "verifier.prefetch applies to a PCS, not to verifier.collateral")
+	check(!c.Verifier.EarlyWarning || (c.Verifier.Update == "standard" && c.Verifier.Collateral == ""),
+		"verifier.early_warning needs update standard and a PCS")
 	check(slices.Contains([]string{"intel", "pccs", "azure"}, c.Verifier.PCSKind), "verifier.pcs_kind %q", c.Verifier.PCSKind)
 	check(slices.Contains([]string{"standard", "early"}, c.Verifier.Update), "verifier.update %q", c.Verifier.Update)
-	for _, d := range []string{c.Verifier.CollateralGrace, c.Limits.HandshakeTimeout, c.Limits.IdleTimeout} {
+	durations := []string{c.Verifier.CollateralGrace, c.Limits.HandshakeTimeout, c.Limits.IdleTimeout}
+	for _, w := range c.Workloads {
+		if w.CollateralGrace != "" {
+			durations = append(durations, w.CollateralGrace)
+		}
+	}
+	for _, d := range durations {
 		_, err := time.ParseDuration(d)
 		check(err == nil, "duration %q: %v", d, err)
 	}
@@ -210,7 +235,7 @@ func portOf(t testing.TB, addr string) int {
 const validConfig = `listen: 0.0.0.0:4433
 admin_listen: 0.0.0.0:9090
 tls: {cert: /c, key: /k, client_ca: ""}
-verifier: {pcs_url: "https://x/sgx/certification/v4", pcs_kind: intel, trust_root: "", cache_dir: /var/cache/secretprov, collateral_grace: 0s, update: standard}
+verifier: {pcs_url: "https://x/sgx/certification/v4", tdx_pcs_url: "", pcs_kind: intel, trust_root: "", cache_dir: /var/cache/secretprov, collateral_grace: 0s, update: standard, collateral: "", prefetch: [sgx/00A067110000/processor]}
 limits: {max_connections: 10, max_connections_per_ip: 2, handshake_timeout: 10s, idle_timeout: 30s, max_secret_size: 1MiB}
 log: {level: info, format: json}
 audit: {path: ""}
@@ -244,6 +269,15 @@ func TestParseConfigRejects(t *testing.T) {
 		{"no secrets granted", "secrets: {default: demo-secret}", "secrets: {}"},
 		{"two secret sources", "{env: DB_PASSWORD}", "{env: DB_PASSWORD, file: /x}"},
 		{"wrong type", "max_connections: 10", "max_connections: many"},
+		{"prefetch not a list", "prefetch: [sgx/00A067110000/processor]", "prefetch: sgx/00A067110000/processor"},
+		{"prefetch bad fmspc", "sgx/00A067110000/processor", "sgx/00A0671100/processor"},
+		{"prefetch bad ca", "sgx/00A067110000/processor", "sgx/00A067110000/intermediate"},
+		{"prefetch with offline collateral", `collateral: ""`, "collateral: /c.json"},
+		{"early_warning not a bool", "update: standard", "update: standard, early_warning: sometimes"},
+		{"early_warning with update early", "update: standard", "update: early, early_warning: true"},
+		{"early_warning with offline collateral", `collateral: "", prefetch: [sgx/00A067110000/processor]`, "collateral: /c.json, early_warning: true"},
+		{"tdx_pcs_url not https", `tdx_pcs_url: ""`, "tdx_pcs_url: ftp://x"},
+		{"bad workload grace", "allow_debug: false", "allow_debug: false\n    collateral_grace: a-day"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -289,32 +289,40 @@ func TestConfigsPassServerValidate(t *testing.T) {
 		"chart non-default":           configOf(t, chartObjects(t, nonDefaultValues)),
 		"chart with the docs' values": configOf(t, chartObjects(t, docsValues(t))),
 	}
-	validate := func(name string, cfg []byte) (int, string) {
-		f := filepath.Join(t.TempDir(), "config.yaml")
-		if err := os.WriteFile(f, cfg, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(bin, "server", "validate", "--config", f).CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0, string(out)
-		case errors.As(err, &ee):
-			return ee.ExitCode(), string(out)
-		}
-		t.Fatalf("%s: %v", name, err)
-		return 0, ""
-	}
 	for name, cfg := range configs {
-		t.Run(name, func(t *testing.T) {
-			if code, out := validate(name, cfg); code != 0 || !strings.HasPrefix(out, "ok:") {
-				t.Errorf("secretprov server validate: exit %d\n%s\n--- config:\n%s", code, out, cfg)
-			}
-		})
+		t.Run(name, func(t *testing.T) { mustPassServerValidate(t, bin, cfg) })
 	}
 	// The validator is live: a typo in a key is bad input (exit 2).
 	bad := bytes.Replace(configs["deploy/kubernetes"], []byte("secrets_dir:"), []byte("secret_dir:"), 1)
-	if code, out := validate("typo", bad); code != 2 {
+	if code, out := serverValidate(t, bin, bad); code != 2 {
 		t.Errorf("validate accepted an unknown key: exit %d\n%s", code, out)
+	}
+}
+
+// serverValidate runs `secretprov server validate --config FILE` (bin from buildServer) on cfg
+// and returns its exit code and output.
+func serverValidate(t *testing.T, bin string, cfg []byte) (int, string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(f, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "server", "validate", "--config", f).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	}
+	t.Fatalf("secretprov server validate: %v", err)
+	return 0, ""
+}
+
+// mustPassServerValidate fails the test unless the real loader accepts cfg.
+func mustPassServerValidate(t *testing.T, bin string, cfg []byte) {
+	t.Helper()
+	if code, out := serverValidate(t, bin, cfg); code != 0 || !strings.HasPrefix(out, "ok:") {
+		t.Errorf("secretprov server validate: exit %d\n%s\n--- config:\n%s", code, out, cfg)
 	}
 }

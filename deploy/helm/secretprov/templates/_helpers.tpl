@@ -80,6 +80,22 @@ Rendered as YAML from a dict, so that every value is quoted correctly.
 */}}
 {{- define "secretprov.config" -}}
 {{- $p := include "secretprov.paths" . | fromYaml -}}
+{{- $v := .Values.verifier -}}
+{{- $verifier := dict
+      "pcs_url" $v.pcs_url
+      "tdx_pcs_url" $v.tdx_pcs_url
+      "pcs_kind" $v.pcs_kind
+      "trust_root" $v.trust_root
+      "cache_dir" $p.cache
+      "collateral_grace" $v.collateral_grace
+      "update" $v.update
+      "collateral" $v.collateral
+      "prefetch" $v.prefetch
+-}}
+{{- /* Only when set: a configuration without the key loads in servers that predate it. */ -}}
+{{- if $v.early_warning -}}
+{{- $_ := set $verifier "early_warning" true -}}
+{{- end -}}
 {{- $cfg := dict
       "listen" "0.0.0.0:4433"
       "admin_listen" "0.0.0.0:9090"
@@ -87,13 +103,7 @@ Rendered as YAML from a dict, so that every value is quoted correctly.
         "cert" (printf "%s/tls.crt" $p.tls)
         "key" (printf "%s/tls.key" $p.tls)
         "client_ca" "")
-      "verifier" (dict
-        "pcs_url" .Values.verifier.pcs_url
-        "pcs_kind" .Values.verifier.pcs_kind
-        "trust_root" .Values.verifier.trust_root
-        "cache_dir" $p.cache
-        "collateral_grace" .Values.verifier.collateral_grace
-        "update" .Values.verifier.update)
+      "verifier" $verifier
       "limits" (dict
         "max_connections" .Values.limits.max_connections
         "max_connections_per_ip" .Values.limits.max_connections_per_ip
