@@ -92,9 +92,16 @@ func majorType(raw []byte) int {
 }
 
 // taggedEvidence is the decoded content of the TCG DICE tagged-evidence extension.
+//
+// Ownership: quote and claims are not copies. They are subslices of the bytes given to
+// parseTaggedEvidence (in ParseX509, the extension value, which crypto/x509 makes a subslice of
+// the certificate's Raw DER), their capacity capped at their own end so that an append cannot
+// write over the bytes after them. Nothing in this package writes to them; they are read-only
+// and live as long as the certificate, like the legacy quote ParseX509 has always returned as
+// Certificate.RawQuote. keyHash is decoded from a copy (the claims map) and is owned.
 type taggedEvidence struct {
-	quote   []byte // the raw quote
-	claims  []byte // the serialized claims map, exactly as received
+	quote   []byte // the raw quote (aliases the input, read-only)
+	claims  []byte // the serialized claims map, exactly as received (aliases the input, read-only)
 	alg     uint64 // pubkey-hash algorithm (IANA Named Information ID)
 	keyHash []byte // pubkey-hash value
 }
@@ -117,30 +124,42 @@ func encodeTaggedEvidence(quoteBytes, claims []byte) ([]byte, error) {
 // parseTaggedEvidence decodes and checks the tagged-evidence CBOR (spec §1.8 step 1b), stricter
 // than Gramine in one respect: the pubkey-hash claim is required. It checks the structure only;
 // the caller binds the quote and the key.
+//
+// decMode validates all of b first (well formed, definite lengths only, nesting and element
+// limits, nothing after the item): the same checks as decoding b into a cbor.RawTag, its content
+// into []cbor.RawMessage and the items into []byte, which copied the quote three times. The
+// checked bytes are then walked by their heads, and the quote and the claims are returned as
+// subslices of b (see taggedEvidence for their ownership).
 func parseTaggedEvidence(b []byte) (*taggedEvidence, error) {
-	var tag cbor.RawTag
 	if majorType(b) != majorTagged {
 		return nil, errors.New("not a CBOR tag")
 	}
-	if err := decMode.Unmarshal(b, &tag); err != nil {
+	if err := decMode.Wellformed(b); err != nil {
 		return nil, err
 	}
-	if tag.Number != TaggedEvidenceTag {
-		return nil, fmt.Errorf("cbor tag %d, want %d", tag.Number, TaggedEvidenceTag)
+	_, num, content, err := cborHead(b)
+	if err != nil {
+		return nil, err
 	}
-	items, err := decodeArray(tag.Content, 2)
+	if num != TaggedEvidenceTag {
+		return nil, fmt.Errorf("cbor tag %d, want %d", num, TaggedEvidenceTag)
+	}
+	items, err := arrayItems(content, 2)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	ev := &taggedEvidence{}
-	if ev.quote, err = decodeBytes(items[0]); err != nil {
+	if ev.quote, items, err = cborByteString(items); err != nil {
 		return nil, fmt.Errorf("quote: %w", err)
 	}
 	if len(ev.quote) < MinQuoteSize {
 		return nil, fmt.Errorf("quote: %d bytes, want >= %d", len(ev.quote), MinQuoteSize)
 	}
-	if ev.claims, err = decodeBytes(items[1]); err != nil {
+	if ev.claims, items, err = cborByteString(items); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
+	}
+	if len(items) != 0 { // unreachable after Wellformed; kept so the walk stands on its own
+		return nil, errors.New("evidence: bytes after the array")
 	}
 	if len(ev.claims) == 0 {
 		return nil, errors.New("claims: empty")
@@ -232,6 +251,61 @@ func decodeBytes(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// cborHead reads the head of the data item at the start of b: its major type, its argument
+// (an integer, a length, a count or a tag number) and the bytes after the head. It reads
+// definite heads only. Its callers walk bytes decMode has already validated; the checks here
+// keep it safe on any input.
+func cborHead(b []byte) (major int, arg uint64, rest []byte, err error) {
+	if len(b) == 0 {
+		return 0, 0, nil, errors.New("unexpected end of CBOR data")
+	}
+	major, info, rest := majorType(b), b[0]&0x1f, b[1:]
+	if info < 24 {
+		return major, uint64(info), rest, nil
+	}
+	if info > 27 { // 28..30 reserved, 31 indefinite length
+		return 0, 0, nil, fmt.Errorf("CBOR additional information %d not accepted", info)
+	}
+	n := 1 << (info - 24) // 1, 2, 4 or 8 argument bytes, big-endian
+	if len(rest) < n {
+		return 0, 0, nil, errors.New("unexpected end of CBOR data")
+	}
+	for _, c := range rest[:n] {
+		arg = arg<<8 | uint64(c)
+	}
+	return major, arg, rest[n:], nil
+}
+
+// arrayItems reads the head of a definite array of exactly n items and returns the bytes after
+// it: the items, then anything that follows the array.
+func arrayItems(b []byte, n uint64) ([]byte, error) {
+	major, count, rest, err := cborHead(b)
+	switch {
+	case err != nil:
+		return nil, err
+	case major != majorArray:
+		return nil, errors.New("not a CBOR array")
+	case count != n:
+		return nil, fmt.Errorf("array of %d items, want %d", count, n)
+	}
+	return rest, nil
+}
+
+// cborByteString reads the definite byte string at the start of b (no tag in front) and returns
+// its content, a subslice of b whose capacity ends with it, and the bytes after it.
+func cborByteString(b []byte) (content, rest []byte, err error) {
+	major, n, rest, err := cborHead(b)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case major != majorBytes:
+		return nil, nil, errors.New("not a CBOR byte string")
+	case n > uint64(len(rest)):
+		return nil, nil, errors.New("unexpected end of CBOR data")
+	}
+	return rest[:n:n], rest[n:], nil
 }
 
 // hashSize returns the digest length of a pubkey-hash algorithm, 0 if not supported.

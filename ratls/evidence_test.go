@@ -5,7 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
+	"errors"
+	"slices"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // Minimal CBOR builders for hand-made (also ill-formed) test inputs.
@@ -22,6 +26,17 @@ func cHead(major byte, n uint64) []byte {
 	default:
 		return binary.BigEndian.AppendUint32([]byte{m | 26}, uint32(n))
 	}
+}
+
+// cHeadW writes a head with its argument in width (1, 2, 4 or 8) bytes: well formed, not the
+// shortest form, which decoders accept.
+func cHeadW(major byte, n uint64, width int) []byte {
+	info := map[int]byte{1: 24, 2: 25, 4: 26, 8: 27}[width]
+	out := []byte{major<<5 | info}
+	for i := width - 1; i >= 0; i-- {
+		out = append(out, byte(n>>(8*i)))
+	}
+	return out
 }
 
 func cBytes(b []byte) []byte { return append(cHead(2, uint64(len(b))), b...) }
@@ -52,6 +67,66 @@ func hashEntry(alg uint64, digest []byte) []byte { return cBytes(cArray(cUint(al
 
 func evidenceOf(q, claims []byte) []byte {
 	return cTag(TaggedEvidenceTag, cArray(cBytes(q), cBytes(claims)))
+}
+
+// copyingTaggedEvidence decodes the quote and the claims the way parseTaggedEvidence did before
+// it walked the bytes: a cbor.RawTag, its content as []cbor.RawMessage, each item as []byte,
+// three copies of the quote. It is the oracle of the differential checks.
+func copyingTaggedEvidence(b []byte) (q, claims []byte, err error) {
+	var tag cbor.RawTag
+	if majorType(b) != majorTagged {
+		return nil, nil, errors.New("not a CBOR tag")
+	}
+	if err := decMode.Unmarshal(b, &tag); err != nil {
+		return nil, nil, err
+	}
+	if tag.Number != TaggedEvidenceTag {
+		return nil, nil, errors.New("wrong tag")
+	}
+	items, err := decodeArray(tag.Content, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	if q, err = decodeBytes(items[0]); err != nil {
+		return nil, nil, err
+	}
+	claims, err = decodeBytes(items[1])
+	return q, claims, err
+}
+
+// checkLikeCopying fails unless parseTaggedEvidence accepts exactly what the copying decoder
+// and the checks after it accept, with the same quote, claims and pubkey-hash.
+func checkLikeCopying(t *testing.T, b []byte, ev *taggedEvidence, err error) {
+	t.Helper()
+	q, claims, refErr := copyingTaggedEvidence(b)
+	var alg uint64
+	var digest []byte
+	if refErr == nil && (len(q) < MinQuoteSize || len(claims) == 0) {
+		refErr = errors.New("sizes")
+	}
+	if refErr == nil {
+		alg, digest, refErr = parseClaims(claims)
+	}
+	if (err == nil) != (refErr == nil) {
+		t.Fatalf("parseTaggedEvidence: %v; copying decoder: %v", err, refErr)
+	}
+	if err == nil && (!bytes.Equal(ev.quote, q) || !bytes.Equal(ev.claims, claims) || ev.alg != alg || !bytes.Equal(ev.keyHash, digest)) {
+		t.Fatal("parseTaggedEvidence and the copying decoder disagree on the content")
+	}
+}
+
+// within reports whether sub is a subslice of b whose capacity ends with it (no copy, and an
+// append cannot write into b).
+func within(sub, b []byte) bool {
+	if len(sub) == 0 || cap(sub) != len(sub) {
+		return false
+	}
+	for i := range b {
+		if &b[i] == &sub[0] {
+			return i+len(sub) <= len(b)
+		}
+	}
+	return false
 }
 
 func TestParseTaggedEvidence(t *testing.T) {
@@ -105,10 +180,25 @@ func TestParseTaggedEvidence(t *testing.T) {
 		{"too deep", evidenceOf(q, cMap(cText("x"), deep, cText("pubkey-hash"), hashEntry(1, h256[:]))), 0},
 		{"too many claims", evidenceOf(q, cMap(append(many, cText("pubkey-hash"), hashEntry(1, h256[:]))...)), 0},
 		{"truncated", evidenceOf(q, good)[:500], 0},
+		// Heads in longer forms than needed are well formed: accepted, as they always were.
+		{"tag number in 4 bytes", append(cHeadW(6, TaggedEvidenceTag, 4), cArray(cBytes(q), cBytes(good))...), 1},
+		{"tag number in 8 bytes", append(cHeadW(6, TaggedEvidenceTag, 8), cArray(cBytes(q), cBytes(good))...), 1},
+		{"array count in 1 byte", cTag(TaggedEvidenceTag, slices.Concat(cHeadW(4, 2, 1), cBytes(q), cBytes(good))), 1},
+		{"quote length in 8 bytes", cTag(TaggedEvidenceTag, cArray(append(cHeadW(2, uint64(len(q)), 8), q...), cBytes(good))), 1},
+		{"claims length in 4 bytes", cTag(TaggedEvidenceTag, cArray(cBytes(q), append(cHeadW(2, uint64(len(good)), 4), good...))), 1},
+		{"tag number 2^32 + 60000", append(cHeadW(6, 1<<32|TaggedEvidenceTag, 8), cArray(cBytes(q), cBytes(good))...), 0},
+		{"tag number reserved form", append([]byte{0xdc}, cArray(cBytes(q), cBytes(good))...), 0},
+		{"array count 2^32 + 2", cTag(TaggedEvidenceTag, slices.Concat(cHeadW(4, 1<<32|2, 8), cBytes(q), cBytes(good))), 0},
+		{"tagged quote", cTag(TaggedEvidenceTag, cArray(cTag(24, cBytes(q)), cBytes(good))), 0},
+		{"tagged claims", cTag(TaggedEvidenceTag, cArray(cBytes(q), cTag(24, cBytes(good)))), 0},
+		{"quote longer than the data", cTag(TaggedEvidenceTag, cArray(append(cHeadW(2, uint64(len(q))+40, 2), q...), cBytes(good))), 0},
+		{"quote length 2^64-1", cTag(TaggedEvidenceTag, cArray(append(cHeadW(2, 1<<64-1, 8), q...), cBytes(good))), 0},
+		{"empty tag content", cHead(6, TaggedEvidenceTag), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev, err := parseTaggedEvidence(tt.in)
+			checkLikeCopying(t, tt.in, ev, err)
 			if tt.wantAlg == 0 {
 				if err == nil {
 					t.Fatalf("accepted: alg %d", ev.alg)
@@ -120,6 +210,9 @@ func TestParseTaggedEvidence(t *testing.T) {
 			}
 			if ev.alg != tt.wantAlg || !bytes.Equal(ev.keyHash, keyHash(ev.alg, spki)) || !bytes.Equal(ev.quote, q) {
 				t.Errorf("alg %d, hash %x", ev.alg, ev.keyHash)
+			}
+			if !within(ev.quote, tt.in) || !within(ev.claims, tt.in) {
+				t.Error("quote or claims copied, or not capped at their end")
 			}
 		})
 	}

@@ -68,8 +68,10 @@ func FuzzParseTaggedEvidence(f *testing.F) {
 	f.Add(evidenceOf(q, cMap(cText("pubkey-hash"), hashEntry(7, make([]byte, 32)))))
 	f.Add(cTag(TaggedEvidenceTag, cArray(cBytes(q))))
 	f.Add([]byte{0xd9, 0xea, 0x60, 0x9f, 0xff})
+	f.Add(append(cHeadW(6, TaggedEvidenceTag, 8), cArray(append(cHeadW(2, uint64(len(q)), 4), q...), cBytes(claims))...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ev, err := parseTaggedEvidence(b)
+		checkLikeCopying(t, b, ev, err)
 		if err != nil {
 			return
 		}
@@ -81,6 +83,20 @@ func FuzzParseTaggedEvidence(f *testing.F) {
 		if err != nil || alg != ev.alg || !bytes.Equal(h, ev.keyHash) {
 			t.Fatalf("claims do not re-parse: %v", err)
 		}
+	})
+}
+
+// FuzzCheckAgreement: whatever the legacy quote next to a TCG quote of any layout, checkAgreement
+// gives the verdict of the full path (parse, bind, compare the enclaves) that its byte
+// comparison short-cuts.
+func FuzzCheckAgreement(f *testing.F) {
+	pairs := agreementPairs(f)
+	for i, p := range pairs {
+		f.Add(uint8(i), p.legacyRaw)
+		f.Add(uint8(i), p.tcgRaw)
+	}
+	f.Fuzz(func(t *testing.T, layout uint8, legacy []byte) {
+		checkAgreementLikeFull(t, pairs[int(layout)%len(pairs)], legacy)
 	})
 }
 

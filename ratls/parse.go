@@ -36,10 +36,13 @@ const (
 // QuoteVerifier) has accepted Quote. The TLS handshake, not the certificate, proves that the
 // peer holds the key.
 type Certificate struct {
-	X509     *x509.Certificate
-	Binding  Binding
-	Quote    *quote.Quote // the quote that binds the key, the one to verify
-	RawQuote []byte       // its bytes, as carried in the extension (do not modify)
+	X509    *x509.Certificate
+	Binding Binding
+	Quote   *quote.Quote // the quote that binds the key, the one to verify
+	// RawQuote is the quote's bytes as carried in the extension: not a copy but a slice of the
+	// extension's value in X509.Extensions, which crypto/x509 makes a slice of X509.Raw. It is
+	// read-only and lives as long as the certificate; Quote does not refer to it.
+	RawQuote []byte
 }
 
 // ParseCertificate parses DER and then works as ParseX509. It refuses more than
@@ -95,7 +98,7 @@ func ParseX509(cert *x509.Certificate) (*Certificate, error) {
 		return nil, err
 	}
 	if legacy != nil {
-		if err := checkAgreement(q, legacy, spki); err != nil {
+		if err := checkAgreement(q, raw, legacy, spki); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +166,8 @@ func checkKey(pub any) error {
 }
 
 // parseTCG decodes the tagged evidence and checks both links of its binding: report data =
-// SHA-256(claims) and pubkey-hash = H(SPKI).
+// SHA-256(claims) and pubkey-hash = H(SPKI). The raw quote it returns is a read-only subslice of
+// ext.Value (see taggedEvidence), not a copy; quote.Parse copies what the *quote.Quote keeps.
 func parseTCG(ext *pkix.Extension, spki []byte) (*quote.Quote, []byte, error) {
 	const step = "tcg extension"
 	ev, err := parseTaggedEvidence(ext.Value)
@@ -195,43 +199,20 @@ func parseLegacy(ext *pkix.Extension, spki []byte) (*quote.Quote, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := sha256.Sum256(spki)
-	if rd := q.ReportData(); !bytes.Equal(rd[:32], want[:]) {
-		return nil, refuse(ReasonBindingInvalid, step, "report data is not the hash of the certificate key")
+	rd := q.ReportData()
+	if err := checkLegacyBinding(rd[:], spki); err != nil {
+		return nil, err
 	}
 	return q, nil
 }
 
-// checkAgreement refuses a legacy quote that does not tell the same story as the TCG one.
-func checkAgreement(tcg *quote.Quote, ext *pkix.Extension, spki []byte) error {
-	legacy, err := parseLegacy(ext, spki)
-	if err != nil {
-		return err
-	}
-	if !sameEnclave(tcg, legacy) {
-		return refuse(ReasonEvidenceConflict, "legacy extension",
-			"legacy and tcg quotes describe different enclaves")
+// checkLegacyBinding checks that a legacy quote's report data starts with SHA-256(SPKI).
+func checkLegacyBinding(reportData, spki []byte) error {
+	want := sha256.Sum256(spki)
+	if !bytes.Equal(reportData[:32], want[:]) {
+		return refuse(ReasonBindingInvalid, "legacy extension", "report data is not the hash of the certificate key")
 	}
 	return nil
-}
-
-// sameEnclave reports whether two quotes have the same TEE, body type and report body apart
-// from the report data.
-func sameEnclave(a, b *quote.Quote) bool {
-	if a.Header.TEE != b.Header.TEE || a.BodyType != b.BodyType {
-		return false
-	}
-	switch {
-	case a.SGX != nil && b.SGX != nil:
-		x, y := *a.SGX, *b.SGX
-		x.ReportData, y.ReportData = [64]byte{}, [64]byte{}
-		return x == y
-	case a.TDX != nil && b.TDX != nil:
-		x, y := *a.TDX, *b.TDX
-		x.ReportData, y.ReportData = [64]byte{}, [64]byte{}
-		return x == y
-	}
-	return false
 }
 
 // parseQuote parses a quote; a refusal carries verify's quote_malformed/quote_unsupported
