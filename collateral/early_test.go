@@ -3,9 +3,6 @@ package collateral
 import (
 	"context"
 	"errors"
-	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,48 +10,43 @@ import (
 	"github.com/secretprov/secretprov/sim"
 )
 
-// earlyPCS makes s answer update=early requests with the early TCB Info of earlyTCBInfo, or,
-// with status set, with that HTTP status. It returns a counter of update=early requests.
-func earlyPCS(t *testing.T, s *simPCS, status int) func() int {
+// earlySimPCS is a simulated PCS whose world has early TCB data for its SGX platforms (the
+// standard levels with the next evaluation data number), or, with withoutEarly, a service
+// that has none (sim.WithoutEarlyData: 404). It returns a counter of update=early requests.
+func earlySimPCS(t *testing.T, withoutEarly bool) (*simPCS, func() int) {
 	t.Helper()
-	body := earlyTCBInfo(t, s)
-	chain := sim.IssuerChainHeader(signingChain(t, s))
-	var n atomic.Int64
-	s.setMiddleware(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if r.URL.Query().Get("update") != string(UpdateEarly) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		n.Add(1)
-		switch {
-		case status != 0:
-			http.Error(w, "no early data", status)
-		case strings.HasSuffix(r.URL.Path, "/tcb"):
-			w.Header().Set(sim.HeaderTCBInfoIssuerChain, chain)
-			_, _ = w.Write(body)
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
-	return func() int { return int(n.Load()) }
+	var opts []sim.PCSOption
+	if withoutEarly {
+		opts = append(opts, sim.WithoutEarlyData())
+	}
+	s := newSimPCS(t, opts...)
+	std, err := s.world.TCBInfo(quote.TEESGX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.world.SetEarlyTCBLevels(quote.TEESGX, std.Levels); err != nil {
+		t.Fatal(err)
+	}
+	return s, func() int {
+		return s.faults.EarlyRequests(sim.SGXBasePath+"/tcb") + s.faults.EarlyRequests(sim.SGXBasePath+"/qe/identity")
+	}
 }
 
 // TestCachedEarlyBundle: the lookup never does I/O; a missing early bundle is fetched by Run
 // in the background and found by a later call, or stays missing when the service has none.
 func TestCachedEarlyBundle(t *testing.T) {
 	tests := []struct {
-		name    string
-		status  int   // HTTP status of update=early answers; 0: the early documents
-		wantErr error // of CachedEarlyBundle once Run fetched
+		name         string
+		withoutEarly bool  // the service has no early data (404)
+		wantErr      error // of CachedEarlyBundle once Run fetched
 	}{
-		{"early data served", 0, nil},
-		{"service without early data", http.StatusNotFound, ErrNotCached},
+		{"early data served", false, nil},
+		{"service without early data", true, ErrNotCached},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSimPCS(t)
+			s, earlyRequests := earlySimPCS(t, tc.withoutEarly)
 			key := s.platform(t, quote.TEESGX).Key()
-			earlyRequests := earlyPCS(t, s, tc.status)
 			rec := &recorder{}
 			cache := newTestCache(t, s, Config{EarlyWarning: true, Hooks: rec.hooks()})
 
@@ -124,9 +116,8 @@ func TestEarlyDataAndReadiness(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSimPCS(t)
+			s, _ := earlySimPCS(t, true)
 			key := s.platform(t, quote.TEESGX).Key()
-			earlyPCS(t, s, http.StatusServiceUnavailable)
 			cache := newTestCache(t, s, tc.cfg)
 			err := cache.Prefetch(context.Background(), key)
 			if tc.wantReady != (err == nil) {

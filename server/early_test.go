@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"maps"
 	"slices"
 	"testing"
@@ -16,49 +14,27 @@ import (
 	"github.com/secretprov/secretprov/wire"
 )
 
-// recoveryBundle is the world's SGX collateral as Intel's early data would announce a TCB
-// recovery: a new top level (microcode 17) is UpToDate, and the level of today's UpToDate
-// platforms (microcode 16) becomes dropTo, with a new advisory. The TCB Info is re-signed by
-// the world's TCB Signing key; everything else is the standard bundle's.
-func recoveryBundle(t *testing.T, dropTo pcs.TCBStatus) *pcs.Bundle {
+// earlySetup is the early verifier of a TestEarlyTCBWarning case.
+type earlySetup int
+
+const (
+	noEarlyVerifier earlySetup = iota
+	earlyFromWorld             // sim.EarlySource: the world's early TCB data
+	earlyNotCached             // sim.EarlySource without data, as collateral.Cache.CachedEarlyBundle before its first fetch
+)
+
+// earlyRecovery gives w's SGX platforms early TCB data announcing a TCB recovery, until the test
+// ends: a new top level is UpToDate and the level of today's UpToDate platforms becomes dropTo,
+// with the new advisory INTEL-SA-99999 (sim.RecoveryLevels). The standard data is unchanged.
+func earlyRecovery(t *testing.T, w *sim.World, dropTo pcs.TCBStatus) {
 	t.Helper()
-	w := world(t)
-	std := simtest.Bundle(t, w, quote.TEESGX)
-	ti := *std.TCBInfo
-	ti.TCBEvaluationDataNumber++
-	ti.Levels = slices.Clone(ti.Levels)
-	top := ti.Levels[0]
-	if top.Status != pcs.StatusUpToDate {
-		t.Fatalf("the world's first SGX level is %s, want UpToDate", top.Status)
+	std, err := w.TCBInfo(quote.TEESGX)
+	simtest.Must(t, err)
+	if std.Levels[0].Status != pcs.StatusUpToDate {
+		t.Fatalf("the world's first SGX level is %s, want UpToDate", std.Levels[0].Status)
 	}
-	next := top
-	next.SGXComponents[0]++
-	next.SGXComponents[1]++
-	ti.Levels[0].Status, ti.Levels[0].AdvisoryIDs = dropTo, []string{"INTEL-SA-99999"}
-	ti.Levels = slices.Insert(ti.Levels, 0, next)
-	raw, err := sim.MarshalTCBInfo(&ti)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := w.SignDocument(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := pcs.ParseTCBInfoRaw(raw, hex.EncodeToString(sig[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := *std
-	b.TCBInfo = signed
-	return &b
-}
-
-// noEarlyData is an early collateral source that has nothing cached, as
-// collateral.Cache.CachedEarlyBundle before its first fetch: it fails at once.
-type noEarlyData struct{}
-
-func (noEarlyData) Collateral(context.Context, pcs.Key) (*pcs.Bundle, error) {
-	return nil, errors.New("early TCB data not cached")
+	simtest.Must(t, w.SetEarlyTCBLevels(quote.TEESGX, sim.RecoveryLevels(std.Levels, dropTo, "INTEL-SA-99999")))
+	t.Cleanup(func() { simtest.Must(t, w.SetEarlyTCBLevels(quote.TEESGX, nil)) })
 }
 
 // TestEarlyTCBWarning: with an early verifier, a granted peer whose platform drops under Intel's
@@ -69,24 +45,27 @@ func TestEarlyTCBWarning(t *testing.T) {
 	w := world(t)
 	tests := []struct {
 		name        string
-		early       verify.CollateralSource // nil: no early verifier
-		status      pcs.TCBStatus           // the platform's status under the standard data
+		early       earlySetup    // the early verifier
+		dropTo      pcs.TCBStatus // the early data's status of today's UpToDate level
+		status      pcs.TCBStatus // the platform's status under the standard data
 		wantGranted bool
 		wantCheck   string        // Hooks.EarlyTCBCheck result; "": no check
 		wantEarly   pcs.TCBStatus // the warning's early status; "": no warning
 	}{
-		{"drops to OutOfDate", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusUpToDate, true, earlyWorse, pcs.StatusOutOfDate},
-		{"drops to Revoked", verify.Static(recoveryBundle(t, pcs.StatusRevoked)), pcs.StatusUpToDate, true, earlyWorse, pcs.StatusRevoked},
-		{"same status under both", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusSWHardeningNeeded, true, earlyNotWorse, ""},
-		{"early data unavailable", noEarlyData{}, pcs.StatusUpToDate, true, earlyUnavailable, ""},
-		{"refused peer is not checked", verify.Static(recoveryBundle(t, pcs.StatusOutOfDate)), pcs.StatusOutOfDate, false, "", ""},
-		{"no early verifier", nil, pcs.StatusUpToDate, true, "", ""},
+		{"drops to OutOfDate", earlyFromWorld, pcs.StatusOutOfDate, pcs.StatusUpToDate, true, earlyWorse, pcs.StatusOutOfDate},
+		{"drops to Revoked", earlyFromWorld, pcs.StatusRevoked, pcs.StatusUpToDate, true, earlyWorse, pcs.StatusRevoked},
+		{"same status under both", earlyFromWorld, pcs.StatusOutOfDate, pcs.StatusSWHardeningNeeded, true, earlyNotWorse, ""},
+		{"early data unavailable", earlyNotCached, pcs.StatusOutOfDate, pcs.StatusUpToDate, true, earlyUnavailable, ""},
+		{"refused peer is not checked", earlyFromWorld, pcs.StatusOutOfDate, pcs.StatusOutOfDate, false, "", ""},
+		{"no early verifier", noEarlyVerifier, pcs.StatusOutOfDate, pcs.StatusUpToDate, true, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			earlyRecovery(t, w, tc.dropTo)
 			o := envOptions{logs: &simtest.LogBuffer{}}
-			if tc.early != nil {
-				v, err := verify.New(tc.early, verify.WithRoot(w.Root()))
+			if tc.early != noEarlyVerifier {
+				src := sim.EarlySource{World: w, Unavailable: tc.early == earlyNotCached}
+				v, err := verify.New(src, verify.WithRoot(w.Root()))
 				if err != nil {
 					t.Fatal(err)
 				}

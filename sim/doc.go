@@ -28,6 +28,11 @@
 //     tdxModuleIdentities TDX_01/TDX_03) with one level per TCB status and Intel-style advisory
 //     IDs, and Enclave Identity v2 for QE and TD_QE; compact JSON in Intel's key order, date
 //     and hex formats (MarshalTCBInfo, MarshalQEIdentity), signed over the exact bytes.
+//   - Intel's early TCB data (PCS update=early, §6.1): per TEE an optional second TCB Info and
+//     QE Identity with the next tcbEvaluationDataNumber, as Intel publishes ahead of a TCB
+//     recovery (World.SetEarlyTCBLevels, RecoveryLevels, EarlyBundle, EarlySource). Without
+//     one, update=early serves the standard documents, as Intel does when no recovery is
+//     pending; WithoutEarlyData makes PCSHandler a service that has no early data (404).
 //   - Quotes (§2): SGX v3 and TDX v4 quotes for any Identity and report data, with a QE report
 //     signed by the PCK key and bound to the attestation key (§2.7), 32 bytes of QE
 //     authentication data and the type-5 PEM chain (PCK ‖ CA ‖ root, NUL-terminated).
@@ -79,6 +84,9 @@
 //	res, err := verify.Quote(raw, bundle, w.Now(), verify.WithRoot(w.Root()))
 //	srv := httptest.NewServer(sim.PCSHandler(w, sim.WithFaults(faults)))
 //	thim := httptest.NewServer(sim.PCSHandler(w, sim.WithDialects(sim.DialectAzureTHIM)))
+//	levels := sim.RecoveryLevels(sim.DefaultSGXLevels(), pcs.StatusOutOfDate, "INTEL-SA-99999")
+//	err = w.SetEarlyTCBLevels(quote.TEESGX, levels)   // served for update=early
+//	early, err := p.EarlyBundle()                       // or sim.EarlySource{World: w}
 //	ca, err := sim.NewTLSAuthority("operator CA")          // the server's TLS certificate
 //	cert, err := ca.ServerCertificate("localhost", "127.0.0.1")
 //	conf := ratls.ClientConfig(enclaveCert, ca.Pool(), "localhost")

@@ -46,6 +46,7 @@ type Faults struct {
 	mu       sync.Mutex
 	rules    map[string]*Fault // by path prefix
 	requests map[string]int    // by URL path
+	early    map[string]int    // by URL path, requests with update=early
 }
 
 // NewFaults returns an empty set of fault switches.
@@ -85,6 +86,14 @@ func (f *Faults) Requests(path string) int {
 	return f.requests[path]
 }
 
+// EarlyRequests returns how many of the requests for exactly this URL path asked for Intel's
+// early TCB data (update=early).
+func (f *Faults) EarlyRequests(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.early[path]
+}
+
 // TotalRequests returns how many requests the handler received.
 func (f *Faults) TotalRequests() int {
 	f.mu.Lock()
@@ -100,7 +109,7 @@ func (f *Faults) TotalRequests() int {
 func (f *Faults) ResetCounters() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.requests = nil
+	f.requests, f.early = nil, nil
 }
 
 func normalizePrefix(p string) string {
@@ -110,15 +119,18 @@ func normalizePrefix(p string) string {
 	return p
 }
 
-// take counts a request for path and returns the fault that applies to it (a copy), consuming
-// one of its Times.
-func (f *Faults) take(path string) Fault {
+// take counts a request for path (asking for early TCB data if early) and returns the fault
+// that applies to it (a copy), consuming one of its Times.
+func (f *Faults) take(path string, early bool) Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.requests == nil {
-		f.requests = make(map[string]int)
+		f.requests, f.early = make(map[string]int), make(map[string]int)
 	}
 	f.requests[path]++
+	if early {
+		f.early[path]++
+	}
 	best := ""
 	var rule *Fault
 	for prefix, r := range f.rules {

@@ -16,11 +16,11 @@ import (
 // date. Documents and certificates are re-signed with the world's keys, so only what the
 // test changed is wrong. Save persists the changes; PCSHandler serves them at once.
 
-// Reissue re-signs all collateral as issued at issue: TCB Info and QE Identity issueDate and
-// PCK CRL thisUpdate = issue, their nextUpdate = issue + validity (zero: the world's collateral
-// validity); the root CA CRL is valid for a year from issue. CRL numbers increase. Use it to
-// refresh a world or, with a past issue time, to make stale collateral. Certificates are not
-// changed.
+// Reissue re-signs all collateral as issued at issue: TCB Info and QE Identity (standard and
+// early) issueDate and PCK CRL thisUpdate = issue, their nextUpdate = issue + validity (zero:
+// the world's collateral validity); the root CA CRL is valid for a year from issue. CRL numbers
+// increase. Use it to refresh a world or, with a past issue time, to make stale collateral.
+// Certificates are not changed.
 func (w *World) Reissue(issue time.Time, validity time.Duration) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -43,6 +43,9 @@ func (w *World) Reissue(issue time.Time, validity time.Duration) error {
 			return err
 		}
 		w.tcbInfo[tee], w.qeIdentity[tee] = signed, signedQE
+	}
+	if err := w.reissueEarlyLocked(issue, next); err != nil {
+		return err
 	}
 	if err := w.resignCRL(w.root, &w.rootCRL, issue, issue.Add(rootCRLValidity), nil); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -51,6 +52,7 @@ type pcsHandler struct {
 	world    *World
 	faults   *Faults
 	dialects dialectSet
+	noEarly  bool // WithoutEarlyData
 }
 
 // PCSHandler serves the world's collateral the way Intel's PCS API v4, a PCCS and Azure's two
@@ -77,6 +79,11 @@ type pcsHandler struct {
 //	                                             QE ID (Platform.QEID), else among the SGX
 //	                                             platforms by raw TCB, as Intel chooses
 //
+// update=early is answered with the world's early TCB data (World.SetEarlyTCBLevels; the
+// standard documents when the TEE has no early set), tcbEvaluationDataNumber=N with the
+// standard or early TCB Info of that number, in every dialect; WithoutEarlyData answers
+// update=early with 404 instead.
+//
 // A request that carries Azure's api-version or clientid parameter, or asks for pckcrl by uri=,
 // is answered in Azure's dialects instead (DialectAzure, DialectAzureTHIM): the same tcb and
 // qe/identity paths, CRLs as pckcrl?uri=<Intel CRL URL> (global cache) or pckcrl?ca= and
@@ -99,7 +106,7 @@ func PCSHandler(w *World, opts ...PCSOption) http.Handler {
 func (h *pcsHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var fault Fault
 	if h.faults != nil {
-		fault = h.faults.take(r.URL.Path)
+		fault = h.faults.take(r.URL.Path, slices.Contains(r.URL.Query()["update"], "early"))
 	}
 	rw.Header().Set(HeaderRequestID, requestID())
 	if fault.Delay > 0 {
@@ -179,19 +186,48 @@ func (h *pcsHandler) tcb(tee quote.TEE, q url.Values, badSig bool) *response {
 	if err != nil || t.FMSPC != fmspc {
 		return notFound("no TCB Info for FMSPC " + fmspc.String())
 	}
-	if n, ok := single(q, "tcbEvaluationDataNumber"); ok && n != strconv.Itoa(t.TCBEvaluationDataNumber) {
-		return notFound("no TCB Info with tcbEvaluationDataNumber " + n)
+	t, resp := h.selectTCBInfo(tee, t, q)
+	if resp != nil {
+		return resp
 	}
-	resp := document("application/json", documentBody("tcbInfo", t.Raw, signature(t.Signature, badSig)))
+	resp = document("application/json", documentBody("tcbInfo", t.Raw, signature(t.Signature, badSig)))
 	resp.header.Set(HeaderTCBInfoIssuerChain, IssuerChainHeader(h.signingChain()))
 	return resp
+}
+
+// selectTCBInfo picks the TCB Info a request for tee asks for, given the standard one std:
+// std, the early one (update=early) or the one of a tcbEvaluationDataNumber; or a 404.
+func (h *pcsHandler) selectTCBInfo(tee quote.TEE, std *pcs.TCBInfo, q url.Values) (*pcs.TCBInfo, *response) {
+	early, err := h.world.EarlyTCBInfo(tee)
+	if err != nil || h.noEarly {
+		early = nil
+	}
+	n, byNumber := single(q, "tcbEvaluationDataNumber")
+	switch {
+	case isEarly(q) && early == nil:
+		return nil, notFound("no early TCB data")
+	case isEarly(q):
+		return early, nil
+	case !byNumber || n == strconv.Itoa(std.TCBEvaluationDataNumber):
+		return std, nil
+	case early != nil && n == strconv.Itoa(early.TCBEvaluationDataNumber):
+		return early, nil
+	}
+	return nil, notFound("no TCB Info with tcbEvaluationDataNumber " + n)
 }
 
 func (h *pcsHandler) qeIdentity(tee quote.TEE, q url.Values, badSig bool) *response {
 	if resp := checkUpdate(q, false); resp != nil {
 		return resp
 	}
-	qe, err := h.world.QEIdentity(tee)
+	get := h.world.QEIdentity
+	if isEarly(q) {
+		if h.noEarly {
+			return notFound("no early TCB data")
+		}
+		get = h.world.EarlyQEIdentity
+	}
+	qe, err := get(tee)
 	if err != nil {
 		return notFound("no QE Identity")
 	}
@@ -267,6 +303,9 @@ func (h *pcsHandler) crlByURI(q url.Values, badSig bool) *response {
 	}
 	return notFound("no CRL at " + uri)
 }
+
+// isEarly reports whether a request (whose update= checkUpdate accepted) asks for early data.
+func isEarly(q url.Values) bool { v, _ := single(q, "update"); return v == "early" }
 
 // checkUpdate validates update= (standard|early) and, for TCB Info, its exclusion with
 // tcbEvaluationDataNumber= (a non-negative integer).

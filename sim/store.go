@@ -27,6 +27,8 @@ import (
 //	collateral/pck-processor.crl, pck-platform.crl   PCK CRLs, DER
 //	collateral/tcbinfo-sgx.json, tcbinfo-tdx.json    PCS response bodies {"tcbInfo":…,"signature":…}
 //	collateral/qeidentity-sgx.json, qeidentity-tdx.json  {"enclaveIdentity":…,"signature":…}
+//	collateral/tcbinfo-<tee>-early.json, qeidentity-<tee>-early.json   Intel's early TCB data
+//	                                (World.SetEarlyTCBLevels), both present or both absent
 //	platforms/<name>/pck.pem, pck-key.pem, attestation-key.pem
 const (
 	fileRoot   = "root.pem"
@@ -97,9 +99,17 @@ func (w *World) Save(dir string) error {
 	for ca, crl := range w.pckCRL {
 		files[filepath.Join(dirColl, "pck-"+string(ca)+".crl")] = crl.Raw
 	}
+	var stale []string
 	for tee, t := range w.tcbInfo {
 		files[filepath.Join(dirColl, "tcbinfo-"+tee.String()+".json")] = TCBInfoBody(t)
 		files[filepath.Join(dirColl, "qeidentity-"+tee.String()+".json")] = QEIdentityBody(w.qeIdentity[tee])
+		tcbName, qeName := earlyFiles(tee)
+		if et := w.earlyTCBInfo[tee]; et != nil {
+			files[tcbName] = TCBInfoBody(et)
+			files[qeName] = QEIdentityBody(w.earlyQEIdentity[tee])
+		} else {
+			stale = append(stale, tcbName, qeName)
+		}
 	}
 	state := stateJSON{Format: stateFormat, Warning: warning, Now: w.now, CollateralValidity: w.validity.String()}
 	for _, p := range w.platforms {
@@ -114,7 +124,26 @@ func (w *World) Save(dir string) error {
 		return fmt.Errorf("sim: save: %w", err)
 	}
 	files[fileState] = append(st, '\n')
-	return writeAll(dir, files, keys)
+	if err := writeAll(dir, files, keys); err != nil {
+		return err
+	}
+	return removeAll(dir, stale)
+}
+
+// earlyFiles are the names of the early TCB data files of tee in a world directory.
+func earlyFiles(tee quote.TEE) (tcbInfo, qeIdentity string) {
+	return filepath.Join(dirColl, "tcbinfo-"+tee.String()+"-early.json"),
+		filepath.Join(dirColl, "qeidentity-"+tee.String()+"-early.json")
+}
+
+// removeAll removes files of an earlier Save that the world no longer has.
+func removeAll(dir string, names []string) error {
+	for _, name := range names {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sim: save: %w", err)
+		}
+	}
+	return nil
 }
 
 func (p *Platform) state() platformState {
@@ -208,6 +237,9 @@ func (l *loader) world() *World {
 	for _, tee := range []quote.TEE{quote.TEESGX, quote.TEETDX} {
 		w.tcbInfo[tee] = l.tcbInfo(tee)
 		w.qeIdentity[tee] = l.qeIdentity(tee)
+		if t, q := l.early(tee); t != nil {
+			w.setEarlyLocked(tee, t, q) // w is not shared yet
+		}
 	}
 	for _, ps := range st.Platforms {
 		w.platforms = append(w.platforms, l.platform(w, ps))
@@ -289,27 +321,51 @@ func (l *loader) crl(name string) *x509.RevocationList {
 }
 
 func (l *loader) tcbInfo(tee quote.TEE) *pcs.TCBInfo {
-	b := l.read(filepath.Join(dirColl, "tcbinfo-"+tee.String()+".json"))
+	return l.tcbInfoFile(filepath.Join(dirColl, "tcbinfo-"+tee.String()+".json"))
+}
+
+func (l *loader) qeIdentity(tee quote.TEE) *pcs.QEIdentity {
+	return l.qeIdentityFile(filepath.Join(dirColl, "qeidentity-"+tee.String()+".json"))
+}
+
+func (l *loader) tcbInfoFile(name string) *pcs.TCBInfo {
+	b := l.read(name)
 	if l.err != nil {
 		return nil
 	}
 	t, err := pcs.ParseTCBInfo(b)
 	if err != nil {
-		l.err = err
+		l.err = fmt.Errorf("%s: %w", name, err)
 	}
 	return t
 }
 
-func (l *loader) qeIdentity(tee quote.TEE) *pcs.QEIdentity {
-	b := l.read(filepath.Join(dirColl, "qeidentity-"+tee.String()+".json"))
+func (l *loader) qeIdentityFile(name string) *pcs.QEIdentity {
+	b := l.read(name)
 	if l.err != nil {
 		return nil
 	}
 	q, err := pcs.ParseQEIdentity(b)
 	if err != nil {
-		l.err = err
+		l.err = fmt.Errorf("%s: %w", name, err)
 	}
 	return q
+}
+
+// early loads the early TCB data of tee if the directory has it (nil, nil if not).
+func (l *loader) early(tee quote.TEE) (*pcs.TCBInfo, *pcs.QEIdentity) {
+	tcbName, qeName := earlyFiles(tee)
+	if l.err != nil {
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Join(l.dir, tcbName)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	t, q := l.tcbInfoFile(tcbName), l.qeIdentityFile(qeName)
+	if l.err != nil {
+		return nil, nil
+	}
+	return t, q
 }
 
 func (l *loader) platform(w *World, s platformState) *Platform {

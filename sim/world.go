@@ -82,11 +82,16 @@ type World struct {
 	rootCRL    *x509.RevocationList
 	pckCRL     map[pcs.CAType]*x509.RevocationList
 	bundles    map[bundleKey]*pcs.Bundle // built on demand, dropped on every change
+
+	// Intel's early TCB data (early.go): set per TEE by SetEarlyTCBLevels, both or neither.
+	earlyTCBInfo    map[quote.TEE]*pcs.TCBInfo
+	earlyQEIdentity map[quote.TEE]*pcs.QEIdentity
 }
 
 type bundleKey struct {
-	tee quote.TEE
-	ca  pcs.CAType
+	tee   quote.TEE
+	ca    pcs.CAType
+	early bool // EarlyBundle's
 }
 
 // New creates a world in memory: root CA, both PCK CAs, TCB Signing certificate, CRLs,
@@ -324,7 +329,10 @@ func (w *World) PCKCRL(ca pcs.CAType) (*x509.RevocationList, error) {
 // Bundle returns the collateral for platforms of tee whose PCK was issued by ca, in the form
 // package verify consumes. The same pointer is returned until the world changes.
 func (w *World) Bundle(tee quote.TEE, ca pcs.CAType) (*pcs.Bundle, error) {
-	k := bundleKey{tee, ca}
+	return w.bundle(bundleKey{tee: tee, ca: ca})
+}
+
+func (w *World) bundle(k bundleKey) (*pcs.Bundle, error) {
 	w.mu.RLock()
 	b := w.bundles[k]
 	w.mu.RUnlock()
@@ -336,18 +344,21 @@ func (w *World) Bundle(tee quote.TEE, ca pcs.CAType) (*pcs.Bundle, error) {
 	if b := w.bundles[k]; b != nil {
 		return b, nil
 	}
-	issuer, err := w.caFor(ca)
+	issuer, err := w.caFor(k.ca)
 	if err != nil {
 		return nil, err
 	}
-	t, q := w.tcbInfo[tee], w.qeIdentity[tee]
+	t, q := w.tcbInfo[k.tee], w.qeIdentity[k.tee]
+	if et, eq := w.earlyTCBInfo[k.tee], w.earlyQEIdentity[k.tee]; k.early && et != nil && eq != nil {
+		t, q = et, eq
+	}
 	if t == nil || q == nil {
-		return nil, fmt.Errorf("%w: collateral for %s", ErrNotFound, tee)
+		return nil, fmt.Errorf("%w: collateral for %s", ErrNotFound, k.tee)
 	}
 	signing := []*x509.Certificate{w.tcbSigning.cert, w.root.cert}
 	b = &pcs.Bundle{
 		PCKCRLIssuerChain: []*x509.Certificate{issuer.cert, w.root.cert},
-		RootCRL:           w.rootCRL, PCKCRL: w.pckCRL[ca],
+		RootCRL:           w.rootCRL, PCKCRL: w.pckCRL[k.ca],
 		TCBInfoIssuerChain: signing, TCBInfo: t,
 		QEIdentityIssuerChain: slices.Clone(signing), QEIdentity: q,
 	}
@@ -362,17 +373,25 @@ func (w *World) Bundle(tee quote.TEE, ca pcs.CAType) (*pcs.Bundle, error) {
 // FMSPC is the one of the world's TCB Info for that TEE (an unknown FMSPC is ErrNotFound, as
 // PCS answers 404).
 func (w *World) Collateral(ctx context.Context, key pcs.Key) (*pcs.Bundle, error) {
-	if err := ctx.Err(); err != nil {
+	if err := w.checkKey(ctx, key); err != nil {
 		return nil, err
+	}
+	return w.Bundle(key.TEE, key.CA)
+}
+
+// checkKey fails unless ctx is live and key's FMSPC is the one of the TCB Info for its TEE.
+func (w *World) checkKey(ctx context.Context, key pcs.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	t, err := w.TCBInfo(key.TEE)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if t.FMSPC != key.FMSPC {
-		return nil, fmt.Errorf("%w: tcb info for %s fmspc %s", ErrNotFound, key.TEE, key.FMSPC)
+		return fmt.Errorf("%w: tcb info for %s fmspc %s", ErrNotFound, key.TEE, key.FMSPC)
 	}
-	return w.Bundle(key.TEE, key.CA)
+	return nil
 }
 
 // changed drops derived state after a change; the caller holds w.mu for writing.

@@ -2,11 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/hex"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,63 +13,17 @@ import (
 	"github.com/secretprov/secretprov/sim"
 )
 
-// earlyRecoveryBody is a PCS body of w's SGX TCB Info as Intel's early data announces a TCB
-// recovery: a new top level is UpToDate and today's UpToDate level becomes OutOfDate. It is
-// signed by w's TCB Signing key.
-func earlyRecoveryBody(t *testing.T, w *sim.World) []byte {
+// earlyRecovery gives w's SGX platforms early TCB data announcing a TCB recovery: a new top
+// level is UpToDate and today's UpToDate level becomes OutOfDate (sim.RecoveryLevels).
+func earlyRecovery(t *testing.T, w *sim.World) {
 	t.Helper()
-	cur, err := w.TCBInfo(quote.TEESGX)
+	std, err := w.TCBInfo(quote.TEESGX)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ti := *cur
-	ti.TCBEvaluationDataNumber++
-	ti.Levels = slices.Clone(ti.Levels)
-	next := ti.Levels[0]
-	next.SGXComponents[0]++
-	next.SGXComponents[1]++
-	ti.Levels[0].Status = pcs.StatusOutOfDate
-	ti.Levels = slices.Insert(ti.Levels, 0, next)
-	raw, err := sim.MarshalTCBInfo(&ti)
-	if err != nil {
+	if err := w.SetEarlyTCBLevels(quote.TEESGX, sim.RecoveryLevels(std.Levels, pcs.StatusOutOfDate)); err != nil {
 		t.Fatal(err)
 	}
-	sig, err := w.SignDocument(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := pcs.ParseTCBInfoRaw(raw, hex.EncodeToString(sig[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim.TCBInfoBody(signed)
-}
-
-// earlyPCSServer serves w like sim.PCSHandler, except for update=early TCB Info requests:
-// early (nil: the standard document, as the simulator serves it) or, with status set, that
-// HTTP status for every update=early request.
-func earlyPCSServer(t *testing.T, w *sim.World, early []byte, status int) *httptest.Server {
-	t.Helper()
-	signer, err := w.Certificate(sim.RoleTCBSigning)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := sim.IssuerChainHeader([]*x509.Certificate{signer, w.Root()})
-	h := sim.PCSHandler(w)
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		isEarly := r.URL.Query().Get("update") == "early"
-		switch {
-		case isEarly && status != 0:
-			http.Error(rw, "no early data", status)
-		case isEarly && early != nil && strings.HasSuffix(r.URL.Path, "/tcb"):
-			rw.Header().Set(sim.HeaderTCBInfoIssuerChain, chain)
-			_, _ = rw.Write(early)
-		default:
-			h.ServeHTTP(rw, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 // TestServerEarlyWarning runs "secretprov server" with verifier.early_warning against a
@@ -84,25 +34,28 @@ func earlyPCSServer(t *testing.T, w *sim.World, early []byte, status int) *httpt
 // readiness never waits for early data.
 func TestServerEarlyWarning(t *testing.T) {
 	tests := []struct {
-		name        string
-		early       func(*testing.T, *sim.World) []byte // the early TCB Info body; nil: the standard one
-		status      int                                 // HTTP status of update=early answers; 0: served
-		fetched     string                              // the outcome of the background fetches of early TCB Info and QE Identity
-		wantCheck   string                              // result of the second provisioning's early check
-		wantWarning bool
+		name         string
+		recovery     bool   // the simulated Intel's early data announces a recovery; else it has no early set (update=early serves the standard documents)
+		withoutEarly bool   // the PCS has no early data (sim.WithoutEarlyData: 404 for update=early)
+		fetched      string // the outcome of the background fetches of early TCB Info and QE Identity
+		wantCheck    string // result of the second provisioning's early check
+		wantWarning  bool
 	}{
-		{"drops to OutOfDate", earlyRecoveryBody, 0, `outcome="ok"} 2`, "worse", true},
-		{"same under both", nil, 0, `outcome="ok"} 2`, "not_worse", false},
-		{"early data unavailable", nil, http.StatusNotFound, `outcome="error"} 1`, "unavailable", false},
+		{"drops to OutOfDate", true, false, `outcome="ok"} 2`, "worse", true},
+		{"same under both", false, false, `outcome="ok"} 2`, "not_worse", false},
+		{"early data unavailable", true, true, `outcome="error"} 1`, "unavailable", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newSrvFixture(t)
-			var early []byte
-			if tc.early != nil {
-				early = tc.early(t, fx.world)
+			if tc.recovery {
+				earlyRecovery(t, fx.world)
 			}
-			pcsSrv := earlyPCSServer(t, fx.world, early, tc.status)
+			var opts []sim.PCSOption
+			if tc.withoutEarly {
+				opts = append(opts, sim.WithoutEarlyData())
+			}
+			pcsSrv := simtest.PCS(t, fx.world, opts...)
 			verifier := "  pcs_url: " + pcsSrv.URL + sim.SGXBasePath + "\n  pcs_kind: pccs\n  early_warning: true"
 			cfg := fx.config(t, verifier, "{default: demo-secret}", srvSecrets)
 			var out srvLog

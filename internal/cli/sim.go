@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,15 +71,30 @@ func newSimInitCmd(s *streams) *cobra.Command {
 }
 
 func newSimPCSCmd(s *streams) *cobra.Command {
-	var dir, listen string
+	var dir, listen, dialects string
 	cmd := &cobra.Command{
-		Use:   "pcs --dir DIR --listen ADDR",
-		Short: "Serve the world's collateral like Intel PCS v4 until stopped",
-		Long: `Serves the world's collateral at http://ADDR/sgx/certification/v4 and /tdx/certification/v4
-(tcb, qe/identity, pckcrl, rootcacrl, crl?uri=) until interrupted. The base URL is printed on
-standard output.`,
+		Use:   "pcs --dir DIR --listen ADDR [--dialect intel,azure,azure-thim]",
+		Short: "Serve the world's collateral like Intel PCS v4, a PCCS or Azure's caches until stopped",
+		Long: `Serves the world's collateral under http://ADDR/sgx/certification/v4 and /tdx/certification/v4
+until interrupted, in the URL and header dialects named by --dialect (default: all three):
+
+  intel       Intel PCS v4 and PCCS (verifier.pcs_kind intel or pccs): tcb?fmspc=, qe/identity,
+              pckcrl?ca=, rootcacrl, crl?uri=, /IntelSGXRootCA.der, and pckcert (the world's
+              PCK certificates, by qeid or by raw TCB, for Intel's quote provider)
+  azure       Azure's global ACC cache (pcs_kind azure): requests with clientid= and
+              api-version=, CRLs by pckcrl?uri=<Intel CRL URL>, Azure's header names
+  azure-thim  Azure's regional THIM service (pcs_kind azure with THIM): clientid= and
+              api-version=, CRLs by pckcrl?ca= and rootcacrl, always DER
+
+tcb and qe/identity accept update=standard|early in every dialect: update=early serves the
+world's early TCB data (Intel's, ahead of a TCB recovery) when it has one, else the standard
+documents. The base URL is printed on standard output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ds, err := parseDialects(dialects)
+			if err != nil {
+				return badInput(err)
+			}
 			w, err := sim.Open(dir)
 			if err != nil {
 				return badInput(fmt.Errorf("sim pcs: %w", err))
@@ -91,13 +107,40 @@ standard output.`,
 			fmt.Fprintln(s.err, simWarning)
 			warnIfStale(s, w, time.Now())
 			fmt.Fprintf(s.out, "http://%s%s\n", ln.Addr(), sim.SGXBasePath)
-			return servePCS(cmd.Context(), ln, sim.PCSHandler(w))
+			return servePCS(cmd.Context(), ln, sim.PCSHandler(w, sim.WithDialects(ds...)))
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on (host:port; port 0 picks one)")
+	cmd.Flags().StringVar(&dialects, "dialect", strings.Join(dialectNames(), ","), "comma-separated dialects to serve: "+strings.Join(dialectNames(), ", "))
 	_ = cmd.MarkFlagRequired("dir") // the flag exists
 	return cmd
+}
+
+// simDialects are the values of "sim pcs --dialect".
+var simDialects = []sim.Dialect{sim.DialectIntel, sim.DialectAzure, sim.DialectAzureTHIM}
+
+func dialectNames() []string {
+	names := make([]string, len(simDialects))
+	for i, d := range simDialects {
+		names[i] = string(d)
+	}
+	return names
+}
+
+// parseDialects parses the comma-separated --dialect list (at least one, each known).
+func parseDialects(list string) ([]sim.Dialect, error) {
+	var out []sim.Dialect
+	for name := range strings.SplitSeq(list, ",") {
+		d := sim.Dialect(strings.TrimSpace(name))
+		if !slices.Contains(simDialects, d) {
+			return nil, fmt.Errorf("sim pcs: --dialect %q: want a comma-separated list of %s", name, strings.Join(dialectNames(), ", "))
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // warnIfStale tells the operator when the world's collateral is not valid now.
@@ -266,22 +309,31 @@ func simPlatform(dir string, tdx bool, status string, pckRevoked bool) (*sim.Pla
 }
 
 func newSimCollateralCmd(s *streams) *cobra.Command {
-	var dir, status, out string
+	var dir, status, update, out string
 	var tdx bool
 	cmd := &cobra.Command{
-		Use:   "collateral --dir DIR [--tdx] --out FILE",
+		Use:   "collateral --dir DIR [--tdx] [--update standard|early] --out FILE",
 		Short: "Write the collateral of a simulated platform as offline JSON",
 		Long: `Writes the collateral (PCK CRL and its issuer chain, root CA CRL, TCB Info, QE Identity and their
 issuer chains) of the world's SGX platforms (TDX with --tdx) in the offline JSON layout that
 "secretprov quote verify --collateral" reads. All platforms of a TEE share this collateral;
---tcb-status only selects which platform's PCK CA the CRL is for.`,
+--tcb-status only selects which platform's PCK CA the CRL is for. --update early writes the
+TCB Info and QE Identity of the world's early TCB data (what "sim pcs" serves for
+update=early): the standard ones when the world has no early set for the TEE.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if update != "standard" && update != "early" {
+				return badInput(fmt.Errorf("sim collateral: --update %q: want standard or early", update))
+			}
 			p, err := simPlatform(dir, tdx, status, false)
 			if err != nil {
 				return err
 			}
-			b, err := p.Bundle()
+			bundleOf := p.Bundle
+			if update == "early" {
+				bundleOf = p.EarlyBundle
+			}
+			b, err := bundleOf()
 			if err != nil {
 				return fmt.Errorf("sim collateral: %w", err)
 			}
@@ -292,13 +344,15 @@ issuer chains) of the world's SGX platforms (TDX with --tdx) in the offline JSON
 			if err := os.WriteFile(out, append(j, '\n'), 0o644); err != nil {
 				return badInput(fmt.Errorf("sim collateral: %w", err))
 			}
-			fmt.Fprintf(s.out, "wrote %s collateral (FMSPC %s, %s CA, valid until %s) to %s\n",
-				strings.ToUpper(p.TEE().String()), b.TCBInfo.FMSPC, p.CA(), b.TCBInfo.NextUpdate.Format(time.RFC3339), out)
+			fmt.Fprintf(s.out, "wrote %s %s collateral (FMSPC %s, %s CA, tcbEvaluationDataNumber %d, valid until %s) to %s\n",
+				strings.ToUpper(p.TEE().String()), update, b.TCBInfo.FMSPC, p.CA(), b.TCBInfo.TCBEvaluationDataNumber,
+				b.TCBInfo.NextUpdate.Format(time.RFC3339), out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world")
 	cmd.Flags().BoolVar(&tdx, "tdx", false, "collateral for TDX platforms")
+	cmd.Flags().StringVar(&update, "update", "standard", "TCB data set: standard, or early (Intel's early TCB data)")
 	cmd.Flags().StringVar(&status, "tcb-status", string(pcs.StatusUpToDate), "platform whose collateral to write: "+statusList())
 	cmd.Flags().StringVar(&out, "out", "", "file to write the collateral JSON to")
 	for _, name := range []string{"dir", "out"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
+	"github.com/secretprov/secretprov/sim"
 	"github.com/secretprov/secretprov/verify"
 )
 
@@ -171,6 +173,9 @@ func TestSimBadInput(t *testing.T) {
 		{"collateral missing world", []string{"sim", "collateral", "--dir", filepath.Join(dir, "nope"), "--out", q}},
 		{"pcs missing world", []string{"sim", "pcs", "--dir", filepath.Join(dir, "nope"), "--listen", "127.0.0.1:0"}},
 		{"pcs bad address", []string{"sim", "pcs", "--dir", dir, "--listen", "not an address"}},
+		{"pcs unknown dialect", []string{"sim", "pcs", "--dir", dir, "--listen", "127.0.0.1:0", "--dialect", "intel,gcp"}},
+		{"pcs empty dialect", []string{"sim", "pcs", "--dir", dir, "--listen", "127.0.0.1:0", "--dialect", ""}},
+		{"collateral unknown update", []string{"sim", "collateral", "--dir", dir, "--out", q, "--update", "late"}},
 		{"unknown flag", []string{"sim", "quote", "--frobnicate"}},
 	}
 	for _, tc := range tests {
@@ -183,49 +188,183 @@ func TestSimBadInput(t *testing.T) {
 	}
 }
 
-func TestSimPCSServesUntilCancelled(t *testing.T) {
-	dir := simInitWorld(t)
+// simPCS runs "sim pcs --dir DIR --listen 127.0.0.1:0" with extra flags until stop, which
+// checks that it exits cleanly; it returns the printed base URL.
+func simPCS(t *testing.T, dir string, extra ...string) (base string, stderr *simtest.LogBuffer, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr simtest.LogBuffer
+	var stdout simtest.LogBuffer
+	stderr = &simtest.LogBuffer{}
 	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"sim", "pcs", "--dir", dir, "--listen", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr)
-	}()
-	var base string
+	args := append([]string{"sim", "pcs", "--dir", dir, "--listen", "127.0.0.1:0"}, extra...)
+	go func() { done <- cli.Main(ctx, args, strings.NewReader(""), &stdout, stderr) }()
 	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if line, ok := strings.CutSuffix(stdout.String(), "\n"); ok {
 			base = line
 		}
 	}
+	stop = func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			if code != cli.ExitOK {
+				t.Errorf("sim pcs: exit %d after cancel; stderr %q", code, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("sim pcs did not stop after cancel")
+		}
+	}
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/sgx/certification/v4") {
+		stop()
 		t.Fatalf("base URL %q (stderr %q)", base, stderr.String())
 	}
+	return base, stderr, stop
+}
+
+// simGet fetches url and returns the status, headers and body.
+func simGet(t *testing.T, url string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+func TestSimPCSServesUntilCancelled(t *testing.T) {
+	dir := simInitWorld(t)
+	base, stderr, stop := simPCS(t, dir)
 	for _, url := range []string{base + "/qe/identity", strings.Replace(base, "/sgx/", "/tdx/", 1) + "/qe/identity"} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if _, err := pcs.ParseQEIdentity(body); resp.StatusCode != http.StatusOK || err != nil {
-			t.Errorf("%s: %d %v", url, resp.StatusCode, err)
+		code, _, body := simGet(t, url)
+		if _, err := pcs.ParseQEIdentity(body); code != http.StatusOK || err != nil {
+			t.Errorf("%s: %d %v", url, code, err)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != cli.ExitOK {
-			t.Errorf("exit %d after cancel; stderr %q", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("sim pcs did not stop after cancel")
-	}
+	stop()
 	if !strings.Contains(stderr.String(), "WARNING: SIMULATED") {
 		t.Errorf("no warning on stderr: %q", stderr.String())
+	}
+}
+
+// TestSimPCSDialects: --dialect restricts "sim pcs" to Intel's layout, Azure's global cache or
+// Azure's THIM, in any combination; by default it speaks all three.
+func TestSimPCSDialects(t *testing.T) {
+	dir := simInitWorld(t)
+	azure := "clientid=production_client&api-version=" + sim.AzureAPIVersion2020
+	tests := []struct {
+		name                string
+		flags               []string
+		intel, global, thim bool // which dialects' probes are answered
+	}{
+		{"default", nil, true, true, true},
+		{"intel", []string{"--dialect", "intel"}, true, false, false},
+		{"azure", []string{"--dialect", "azure"}, false, true, false},
+		{"azure-thim", []string{"--dialect", "azure-thim"}, false, false, true},
+		{"intel and thim", []string{"--dialect", "intel,azure-thim"}, true, false, true},
+		{"spaces and repeats", []string{"--dialect", " azure , azure"}, false, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, stop := simPCS(t, dir, tc.flags...)
+			defer stop()
+			// Intel's QE Identity request has no Azure parameters (refused without Intel's dialect).
+			code, _, _ := simGet(t, base+"/qe/identity")
+			if got := code == http.StatusOK; got != tc.intel {
+				t.Errorf("Intel request: %d, want served %v", code, tc.intel)
+			}
+			// The global cache's CRL by distribution point (refused by THIM and by Intel's layout).
+			code, _, _ = simGet(t, base+"/pckcrl?uri="+url.QueryEscape(sim.RootCRLURL)+"&"+azure)
+			if got := code == http.StatusOK; got != tc.global {
+				t.Errorf("global cache request: %d, want served %v", code, tc.global)
+			}
+			// THIM's root CA CRL, with Azure's Cache-Control (Intel's PCCS path has none).
+			code, h, _ := simGet(t, base+"/rootcacrl?"+azure)
+			if got := code == http.StatusOK && h.Get("Cache-Control") == sim.AzureCacheControl; got != tc.thim {
+				t.Errorf("THIM request: %d Cache-Control %q, want served by THIM %v", code, h.Get("Cache-Control"), tc.thim)
+			}
+		})
+	}
+}
+
+// TestSimEarlyCollateral: "sim collateral --update early" writes the world's early TCB data
+// (what "sim pcs" serves for update=early), the standard documents for a TEE without an early
+// set; "sim pcs" serves the early set saved in the world directory.
+func TestSimEarlyCollateral(t *testing.T) {
+	dir := simInitWorld(t)
+	w, err := sim.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := w.TCBInfo(quote.TEESGX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetEarlyTCBLevels(quote.TEESGX, sim.RecoveryLevels(std.Levels, pcs.StatusOutOfDate, "INTEL-SA-99999")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		want    string // verdict of the UpToDate platform's quote
+		wantNum int    // the TCB Info's tcbEvaluationDataNumber
+	}{
+		{"sgx default", nil, "UpToDate", sim.DefaultTCBEvaluationDataNumber},
+		{"sgx standard", []string{"--update", "standard"}, "UpToDate", sim.DefaultTCBEvaluationDataNumber},
+		{"sgx early", []string{"--update", "early"}, "OutOfDate", sim.DefaultTCBEvaluationDataNumber + 1},
+		{"tdx early without an early set", []string{"--tdx", "--update", "early"}, "UpToDate", sim.DefaultTCBEvaluationDataNumber},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := filepath.Join(out, tc.name+".quote")
+			c := filepath.Join(out, tc.name+".json")
+			quoteArgs := []string{"sim", "quote", "--dir", dir, "--report-data", "01", "--out", q}
+			collArgs := append([]string{"sim", "collateral", "--dir", dir, "--out", c}, tc.args...)
+			if slices.Contains(tc.args, "--tdx") {
+				quoteArgs = append(quoteArgs, "--tdx")
+			}
+			for _, args := range [][]string{quoteArgs, collArgs} {
+				if code, _, stderr := simRun(t, args...); code != cli.ExitOK {
+					t.Fatalf("%s: %d %q", args[1], code, stderr)
+				}
+			}
+			if got := simVerifyFiles(t, q, c, dir); got != tc.want {
+				t.Errorf("verified: %s, want %s", got, tc.want)
+			}
+			cj, err := os.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := pcs.ParseBundleJSON(cj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.TCBInfo.TCBEvaluationDataNumber != tc.wantNum || b.QEIdentity.TCBEvaluationDataNumber != tc.wantNum {
+				t.Errorf("tcbEvaluationDataNumber %d / %d, want %d", b.TCBInfo.TCBEvaluationDataNumber, b.QEIdentity.TCBEvaluationDataNumber, tc.wantNum)
+			}
+		})
+	}
+
+	base, _, stop := simPCS(t, dir)
+	defer stop()
+	for update, want := range map[string]int{"standard": sim.DefaultTCBEvaluationDataNumber, "early": sim.DefaultTCBEvaluationDataNumber + 1} {
+		code, _, body := simGet(t, base+"/tcb?fmspc="+std.FMSPC.String()+"&update="+update)
+		ti, err := pcs.ParseTCBInfo(body)
+		if code != http.StatusOK || err != nil || ti.TCBEvaluationDataNumber != want {
+			t.Errorf("sim pcs update=%s: %d %v", update, code, err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package e2etest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/internal/obs"
+	"github.com/secretprov/secretprov/internal/simtest"
 )
 
 // canary is in every secret value the tests provision, so that TestMain can search everything
@@ -35,39 +35,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// Cap is the buffer's capacity: heap the test itself holds.
-func (s *syncBuffer) Cap() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Cap()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // capture is everything observable the run produced outside the secrets' intended recipients:
 // every log line (servers, clients, collateral cache, secrets watcher, at debug level), every
 // audit record, every error message a client or a test received, and the metrics registries,
 // scraped through the admin handler at the end. TestMain searches it for the canary.
 var capture struct {
-	logs      syncBuffer
-	audit     syncBuffer
-	errs      syncBuffer
+	logs      simtest.LogBuffer
+	audit     simtest.LogBuffer
+	errs      simtest.LogBuffer
 	mu        sync.Mutex
 	metrics   []*obs.Metrics
 	delivered atomic.Int64 // secrets that reached their client (the check is not vacuous)

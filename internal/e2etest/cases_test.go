@@ -1,6 +1,7 @@
 package e2etest
 
 import (
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/pem"
@@ -145,7 +146,7 @@ func certCases() []matrixCase {
 			return boundLegacy(t, up(t, m), rsaKey(t, 2048))
 		}},
 		{name: "cert/ECDSA P-521 key", want: refused("key_unsupported"), cert: func(t *testing.T, m *matrix) *tls.Certificate {
-			return boundLegacy(t, up(t, m), p521(t))
+			return boundLegacy(t, up(t, m), ecKey(t, elliptic.P521()))
 		}},
 		{name: "cert/two certificates in the chain", want: refused("chain_invalid"), cert: func(t *testing.T, m *matrix) *tls.Certificate {
 			c := *m.good

@@ -30,14 +30,18 @@ import (
 // (ratls.OIDTaggedEvidence: CBOR tag 60000 over [bstr quote, bstr claims], claims
 // {"pubkey-hash": bstr([1, SHA-256(SPKI)])}), self-signed.
 
-func p384(t testing.TB) *ecdsa.PrivateKey {
+// ecKey generates an ECDSA key on curve c.
+func ecKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
+
+// p384 is the key type of Gramine's RA-TLS certificates.
+func p384(t testing.TB) *ecdsa.PrivateKey { return ecKey(t, elliptic.P384()) }
 
 func spkiOf(t testing.TB, key crypto.Signer) []byte {
 	t.Helper()
@@ -167,24 +171,6 @@ func forged(e *sim.Enclave, hooks sim.QuoteHooks) *sim.Enclave {
 func rsaKey(t testing.TB, bits int) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func p256(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func p521(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,10 @@ package e2etest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
 	"io"
-	"math/big"
 	"net"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,63 +25,19 @@ import (
 	"github.com/secretprov/secretprov/verify"
 )
 
-// pki is an ordinary CA and the provisioning server's certificate for 127.0.0.1 (the client
-// authenticates the server with it, as with --ca).
-type pki struct {
-	roots *x509.CertPool
-	cert  tls.Certificate
-}
+// operatorCA is the operator's CA (sim.TLSAuthority), one for the whole run: it issues every
+// provisioning server's certificate for 127.0.0.1, and clients trust it, as with --ca.
+var operatorCA = sync.OnceValues(func() (*sim.TLSAuthority, error) {
+	return sim.NewTLSAuthority("e2etest operator CA")
+})
 
-var (
-	pkiOnce sync.Once
-	pkiVal  pki
-	pkiErr  error
-)
-
-func serverPKI(t testing.TB) pki {
+func operator(t testing.TB) *sim.TLSAuthority {
 	t.Helper()
-	pkiOnce.Do(func() { pkiVal, pkiErr = newPKI() })
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
-	return pkiVal
-}
-
-func newPKI() (pki, error) {
-	from, until := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	a, err := operatorCA()
 	if err != nil {
-		return pki{}, err
+		t.Fatal(err)
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2etest provisioning CA"},
-		NotBefore: from, NotAfter: until, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		return pki{}, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return pki{}, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return pki{}, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: from, NotAfter: until, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, key.Public(), caKey)
-	if err != nil {
-		return pki{}, err
-	}
-	p := pki{roots: x509.NewCertPool(), cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
-	p.roots.AddCert(ca)
-	return p, nil
+	return a
 }
 
 // fakeClock is a clock the tests move by hand: the servers' verification time and the
@@ -253,7 +201,7 @@ func demoSecrets(t testing.TB) staticSecrets {
 type served struct {
 	addr    string
 	srv     *server.Server
-	audit   *syncBuffer
+	audit   *simtest.LogBuffer
 	metrics *obs.Metrics
 	stop    func() // cancels Serve and waits for it to return (drained); idempotent
 }
@@ -278,10 +226,10 @@ func (s *stack) serve(t testing.TB, o serveOptions) *served {
 	if o.policy == nil {
 		o.policy = demoPolicy(t)
 	}
-	sv := &served{audit: &syncBuffer{}, metrics: newMetrics()}
+	sv := &served{audit: &simtest.LogBuffer{}, metrics: newMetrics()}
 	m := sv.metrics
 	srv, err := server.New(server.Config{
-		TLS:      &tls.Config{Certificates: []tls.Certificate{serverPKI(t).cert}},
+		TLS:      &tls.Config{Certificates: []tls.Certificate{simtest.LoopbackCertificate(t, operator(t))}},
 		Verifier: s.verifier, Policy: server.NewAtomicPolicy(o.policy), Secrets: o.secrets,
 		Limits: o.limits, Now: o.now, Logger: logger("server"),
 		Audit: server.NewJSONAudit(io.MultiWriter(sv.audit, &capture.audit)),
@@ -316,55 +264,18 @@ func (s *stack) serve(t testing.TB, o serveOptions) *served {
 // records parses the audit records written so far.
 func (sv *served) records(t testing.TB) []server.AuditRecord {
 	t.Helper()
-	var out []server.AuditRecord
-	for line := range strings.SplitSeq(sv.audit.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		var r server.AuditRecord
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("audit line: %v", err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// counter returns a counter's value in m with exactly these labels (0 when absent).
-func counter(t testing.TB, m *obs.Metrics, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, mt := range mf.GetMetric() {
-			if len(mt.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range mt.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue metrics
-				}
-			}
-			return mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
-		}
-	}
-	return 0
+	return simtest.JSONLines[server.AuditRecord](t, sv.audit)
 }
 
 func rejected(t testing.TB, m *obs.Metrics, cause string) float64 {
-	return counter(t, m, "secretprov_connections_rejected_total", map[string]string{"cause": cause})
+	t.Helper()
+	return simtest.MetricValue(t, m.Registry(), "secretprov_connections_rejected_total", map[string]string{"cause": cause})
 }
 
 // clientConfig is a Fetch configuration against servers with a short deadline and fast retries.
 func clientConfig(t testing.TB, cert *tls.Certificate, servers ...string) client.Config {
 	return client.Config{
-		Servers: servers, Roots: serverPKI(t).roots, Certificate: ratls.StaticCert(cert),
+		Servers: servers, Roots: operator(t).Pool(), Certificate: ratls.StaticCert(cert),
 		Timeout: 3 * time.Second, AttemptTimeout: 2 * time.Second,
 		Backoff: client.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond},
 		Logger:  logger("client"),

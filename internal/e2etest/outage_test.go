@@ -8,6 +8,7 @@ import (
 
 	"github.com/secretprov/secretprov/client"
 	"github.com/secretprov/secretprov/collateral"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/server"
 	"github.com/secretprov/secretprov/sim"
@@ -77,7 +78,7 @@ func TestCollateralOutageUnderLoad(t *testing.T) {
 	for _, outcome := range []string{collateral.OutcomeError, collateral.OutcomeInvalid} {
 		n := 0.0
 		for _, item := range []string{"root_crl", "pck_crl", "tcb_info", "qe_identity"} {
-			n += counter(t, st.metrics, "secretprov_collateral_fetches_total", map[string]string{"item": item, "outcome": outcome})
+			n += simtest.MetricValue(t, st.metrics.Registry(), "secretprov_collateral_fetches_total", map[string]string{"item": item, "outcome": outcome})
 		}
 		if n == 0 {
 			t.Errorf("no collateral fetch counted with outcome %q during the outage", outcome)

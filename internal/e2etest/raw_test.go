@@ -3,6 +3,7 @@ package e2etest
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -37,7 +38,7 @@ func dialTLS(t testing.TB, addr string, cert *tls.Certificate, edit func(*tls.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := ratls.ClientConfig(ratls.StaticCert(cert), serverPKI(t).roots, host)
+	conf := ratls.ClientConfig(ratls.StaticCert(cert), operator(t).Pool(), host)
 	if cert == nil {
 		conf.GetClientCertificate = nil
 	}
@@ -189,7 +190,7 @@ func signRS(t testing.TB, key *ecdsa.PrivateKey, data []byte) [64]byte {
 // quote is validly signed, by a key no Quoting Enclave certified.
 func attackerSigned(t testing.TB) func(q *quote.Quote) {
 	return func(q *quote.Quote) {
-		ak := p256(t)
+		ak := ecKey(t, elliptic.P256())
 		pub, err := ak.PublicKey.ECDH()
 		if err != nil {
 			t.Fatal(err)

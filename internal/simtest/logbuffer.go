@@ -29,6 +29,14 @@ func (l *LogBuffer) String() string {
 	return l.b.String()
 }
 
+// Cap returns the capacity of the buffer: the heap it holds, which a test that measures memory
+// subtracts from what it attributes to the code under test.
+func (l *LogBuffer) Cap() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Cap()
+}
+
 // Lines returns the complete lines written so far, without their newline and without blank
 // lines. A line still being written (no newline yet) is not returned.
 func (l *LogBuffer) Lines() []string {

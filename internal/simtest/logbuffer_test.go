@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -101,5 +102,20 @@ func TestJSONLinesFailsOnText(t *testing.T) {
 	fmt.Fprintln(&ok, `{"msg":"a"}`)
 	if got := simtest.JSONLines[map[string]any](t, &ok); len(got) != 1 || got[0]["msg"] != "a" {
 		t.Errorf("JSONLines = %v", got)
+	}
+}
+
+// TestLogBufferCap: Cap reports the heap the buffer holds, at least what was written.
+func TestLogBufferCap(t *testing.T) {
+	var l simtest.LogBuffer
+	if got := l.Cap(); got != 0 {
+		t.Errorf("zero value Cap = %d, want 0", got)
+	}
+	line := strings.Repeat("x", 4096) + "\n"
+	for range 4 {
+		fmt.Fprint(&l, line)
+	}
+	if got, want := l.Cap(), 4*len(line); got < want {
+		t.Errorf("Cap = %d after writing %d bytes", got, want)
 	}
 }

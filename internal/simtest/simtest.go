@@ -16,6 +16,7 @@
 //	conf := ratls.ClientConfig(enclaveCert, ca.Pool(), "")     // a client that trusts it
 //	var audit simtest.LogBuffer                                // concurrency-safe output buffer
 //	records := simtest.JSONLines[server.AuditRecord](t, &audit)
+//	n := simtest.MetricValue(t, metrics.Registry(), "secretprov_provisions_total", labels)
 package simtest
 
 import (
