@@ -38,8 +38,9 @@
 // ended, its quote is verified again with that early data at the same verification time. If
 // the platform's TCB status would be worse (UpToDate, then SWHardeningNeeded or
 // ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate,
-// OutOfDateConfigurationNeeded, Revoked), the server logs one warning (workload, tee, fmspc,
-// tcb_status, early_tcb_status, early_advisory_ids) and calls Hooks.TCBRecoveryWarning: the
+// OutOfDateConfigurationNeeded, Revoked), the server calls Hooks.TCBRecoveryWarning and logs a
+// warning (workload, tee, fmspc, tcb_status, early_tcb_status, early_advisory_ids, warnings),
+// at most once per platform, workload and statuses per EarlyWarningLogInterval: the
 // platform will drop to that status when the standard data moves, and a policy accepting only
 // the current status will then refuse it. Every check is reported to Hooks.EarlyTCBCheck; a
 // check without an early status (collateral not at hand, verification failure) is logged at

@@ -4,7 +4,9 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
@@ -106,7 +108,7 @@ func TestEarlyTCBWarning(t *testing.T) {
 			}
 			l := warnings[0]
 			want := map[string]any{keyWorkload: "demo", keyTEE: "sgx", keyFMSPC: p.Key().FMSPC.String(),
-				keyStatus: string(tc.status), keyEarly: string(tc.wantEarly), "level": "WARN"}
+				keyStatus: string(tc.status), keyEarly: string(tc.wantEarly), keyWarnings: 1.0, "level": "WARN"}
 			for k, v := range want {
 				if l[k] != v {
 					t.Errorf("warning %s = %v, want %v", k, l[k], v)
@@ -116,6 +118,90 @@ func TestEarlyTCBWarning(t *testing.T) {
 				t.Errorf("warning %s = %v, want the new advisory", keyEarlyIDs, l[keyEarlyIDs])
 			}
 		})
+	}
+}
+
+// TestEarlyWarningLogRateLimited: every granted peer on an affected platform counts, but the
+// platform's warning line is written once per EarlyWarningLogInterval.
+func TestEarlyWarningLogRateLimited(t *testing.T) {
+	w := world(t)
+	earlyRecovery(t, w, pcs.StatusOutOfDate)
+	v, err := verify.New(sim.EarlySource{World: w}, verify.WithRoot(w.Root()))
+	simtest.Must(t, err)
+	o := envOptions{logs: &simtest.LogBuffer{}, early: v}
+	e := start(t, o)
+	p := simtest.Platform(t, w, quote.TEESGX, pcs.StatusUpToDate)
+	const peers = 3
+	for i := range peers {
+		if _, err := named(t, e.addr, certFrom(t, p.Enclave(sim.DefaultIdentity())), "default"); err != nil {
+			t.Fatalf("peer %d: %v", i, err)
+		}
+		waitFor(t, "the connection's end", func() bool { return len(e.records(t)) == i+1 && e.srv.OpenConnections() == 0 })
+	}
+	labels := map[string]string{"tee": "sgx", "status": "UpToDate", "early_status": "OutOfDate"}
+	if got := counter(t, e.metrics, "secretprov_tcb_recovery_warnings_total", labels); got != peers {
+		t.Errorf("secretprov_tcb_recovery_warnings_total = %v, want %d", got, peers)
+	}
+	if lines := warningLines(o.logs); len(lines) != 1 {
+		t.Errorf("%d warning lines, want 1: %v", len(lines), lines)
+	}
+}
+
+// TestWarnLogDue: which warnings of one platform are logged, and how many each line stands for.
+func TestWarnLogDue(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	a := warnKey{tee: "sgx", fmspc: "00A067110000", workload: "demo", status: pcs.StatusUpToDate, early: pcs.StatusOutOfDate}
+	b := a
+	b.workload = "other"
+	type step struct {
+		key    warnKey
+		at     time.Duration // after t0
+		logged bool
+		n      int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"first is logged", []step{{a, 0, true, 1}}},
+		{"repeats within the interval are counted, not logged", []step{
+			{a, 0, true, 1}, {a, time.Minute, false, 0}, {a, 59 * time.Minute, false, 0},
+			{a, time.Hour, true, 3}, {a, time.Hour + time.Second, false, 0}}},
+		{"keys are separate", []step{{a, 0, true, 1}, {b, time.Second, true, 1}, {a, 2 * time.Second, false, 0}}},
+		{"a clock that goes back logs", []step{{a, time.Hour, true, 1}, {a, 0, true, 1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var w warnLog
+			for i, s := range tc.steps {
+				n, logged := w.due(s.key, t0.Add(s.at))
+				if logged != s.logged || n != s.n {
+					t.Errorf("step %d: due = %d, %v; want %d, %v", i, n, logged, s.n, s.logged)
+				}
+			}
+		})
+	}
+}
+
+// TestWarnLogBounded: the log remembers at most maxWarned keys, dropping old ones first.
+func TestWarnLogBounded(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var w warnLog
+	key := func(i int) warnKey { return warnKey{tee: "sgx", fmspc: strconv.Itoa(i)} }
+	for i := range maxWarned {
+		w.due(key(i), t0)
+	}
+	recent := t0.Add(EarlyWarningLogInterval)
+	w.due(key(0), recent) // logged again: no longer old
+	w.due(key(maxWarned), recent)
+	if len(w.keys) != 2 {
+		t.Errorf("after pruning, %d keys remembered, want the 2 logged within the interval", len(w.keys))
+	}
+	for i := range 2 * maxWarned {
+		w.due(key(maxWarned+1+i), recent)
+	}
+	if len(w.keys) > maxWarned {
+		t.Errorf("%d keys remembered, want at most %d", len(w.keys), maxWarned)
 	}
 }
 

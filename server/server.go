@@ -102,6 +102,7 @@ type Server struct {
 	hooks    Hooks
 	now      func() time.Time
 	early    ratls.QuoteVerifier
+	warned   warnLog // rate-limits the TCB recovery warning lines
 	conns    *limiter
 	nextID   atomic.Uint64
 	live     atomic.Int64
@@ -293,6 +294,8 @@ const (
 	keyStatus   = "tcb_status"
 	keyEarly    = "early_tcb_status"
 	keyEarlyIDs = "early_advisory_ids"
+	// keyWarnings is the number of TCB recovery warnings a warning line stands for.
+	keyWarnings = "warnings"
 	// keyEarlyCheck is the outcome of an early TCB check (Hooks.EarlyTCBCheck).
 	keyEarlyCheck = "early_check"
 )

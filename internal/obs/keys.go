@@ -33,4 +33,5 @@ const (
 	KeyEarlyTCBStatus  = "early_tcb_status"
 	KeyEarlyAdvisories = "early_advisory_ids"
 	KeyEarlyCheck      = "early_check" // not_worse | worse | unavailable | failed
+	KeyWarnings        = "warnings"    // number of warnings a rate-limited warning line stands for
 )
