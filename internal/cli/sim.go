@@ -40,34 +40,118 @@ Intel root they are refused (pck_chain_invalid).`,
 	return cmd
 }
 
+// simEarlyAdvisory is the advisory ID that "sim init --early-recovery" adds to the level whose
+// status drops. It is made up, like the rest of the simulated collateral.
+const simEarlyAdvisory = "INTEL-SA-99999"
+
+// simInitFlags are the flags of "sim init".
+type simInitFlags struct {
+	dir, earlyRecovery string
+	force              bool
+}
+
 func newSimInitCmd(s *streams) *cobra.Command {
-	var dir string
-	var force bool
+	var f simInitFlags
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR",
+		Use:   "init --dir DIR [--force] [--early-recovery STATUS]",
 		Short: "Create a simulated world in DIR (DIR/root.pem is its root certificate)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			w, err := sim.New(sim.Options{})
-			if err != nil {
-				return fmt.Errorf("sim init: %w", err)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "world.json")); err == nil && !force {
-				return badInput(fmt.Errorf("sim init: %s already holds a simulated world (use --force to replace it): %w", dir, sim.ErrExist))
-			}
-			if err := w.Save(dir); err != nil {
-				return badInput(fmt.Errorf("sim init: %w", err))
-			}
-			fmt.Fprintln(s.err, simWarning)
-			fmt.Fprintf(s.out, "simulated world created in %s\nroot certificate: %s\ncollateral valid %s to %s\n",
-				dir, filepath.Join(dir, "root.pem"), w.Now().Format(time.RFC3339), w.Now().Add(sim.DefaultCollateralValidity).Format(time.RFC3339))
-			return nil
-		},
+		Long: `Creates a simulated Intel PKI, one SGX and one TDX platform per TCB status, and their collateral
+(valid from now) in DIR. DIR/root.pem is the world's root certificate: name it as the trust root
+of whatever should accept the simulated quotes, and of nothing else.
+
+--early-recovery STATUS gives the world Intel's early TCB data of a coming TCB recovery, for SGX
+and TDX: the next tcbEvaluationDataNumber, a new UpToDate level above today's, and today's
+UpToDate level dropped to STATUS (any TCB status but UpToDate, e.g. OutOfDate) with the
+made-up advisory ` + simEarlyAdvisory + `. The standard collateral is unchanged; "sim pcs" serves the
+early data for update=early and "sim collateral --update early" writes it.
+
+To see the server's TCB recovery warning end to end: "sim init --dir DIR --early-recovery
+OutOfDate"; "sim pcs --dir DIR"; a server with a workload for the simulated enclave,
+verifier.pcs_url set to the printed URL, verifier.trust_root: DIR/root.pem and
+verifier.early_warning: true; then "client get --attester sim --sim-dir DIR" twice. Both are
+granted (the platform is UpToDate today); the first makes the server fetch the early data in
+the background, the second is logged as a TCB recovery warning (UpToDate, early STATUS).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return runSimInit(s, &f) },
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the simulated world (created if needed)")
-	cmd.Flags().BoolVar(&force, "force", false, "replace the world already in DIR")
+	cmd.Flags().StringVar(&f.dir, "dir", "", "directory of the simulated world (created if needed)")
+	cmd.Flags().BoolVar(&f.force, "force", false, "replace the world already in DIR")
+	cmd.Flags().StringVar(&f.earlyRecovery, "early-recovery", "", "give the world early TCB data in which today's UpToDate platforms drop to this status (empty: none)")
 	_ = cmd.MarkFlagRequired("dir") // the flag exists
 	return cmd
+}
+
+func runSimInit(s *streams, f *simInitFlags) error {
+	dropTo, err := parseEarlyRecovery(f.earlyRecovery)
+	if err != nil {
+		return badInput(err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "world.json")); err == nil && !f.force {
+		return badInput(fmt.Errorf("sim init: %s already holds a simulated world (use --force to replace it): %w", f.dir, sim.ErrExist))
+	}
+	w, err := sim.New(sim.Options{})
+	if err != nil {
+		return fmt.Errorf("sim init: %w", err)
+	}
+	if dropTo != "" {
+		if err := setEarlyRecovery(w, dropTo); err != nil {
+			return fmt.Errorf("sim init: %w", err)
+		}
+	}
+	if err := w.Save(f.dir); err != nil {
+		return badInput(fmt.Errorf("sim init: %w", err))
+	}
+	fmt.Fprintln(s.err, simWarning)
+	fmt.Fprintf(s.out, "simulated world created in %s\nroot certificate: %s\ncollateral valid %s to %s\n",
+		f.dir, filepath.Join(f.dir, "root.pem"), w.Now().Format(time.RFC3339), w.Now().Add(sim.DefaultCollateralValidity).Format(time.RFC3339))
+	if dropTo != "" {
+		early, err := w.EarlyTCBInfo(quote.TEESGX)
+		if err != nil {
+			return fmt.Errorf("sim init: %w", err)
+		}
+		fmt.Fprintf(s.out, "early TCB data (update=early, tcbEvaluationDataNumber %d): UpToDate platforms drop to %s with %s\n",
+			early.TCBEvaluationDataNumber, dropTo, simEarlyAdvisory)
+	}
+	return nil
+}
+
+// earlyRecoveryStatuses are the values of "sim init --early-recovery": the statuses worse than
+// UpToDate.
+func earlyRecoveryStatuses() []pcs.TCBStatus {
+	return slices.DeleteFunc(sim.Statuses(), func(st pcs.TCBStatus) bool { return st == pcs.StatusUpToDate })
+}
+
+func earlyRecoveryList() string {
+	var names []string
+	for _, st := range earlyRecoveryStatuses() {
+		names = append(names, string(st))
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseEarlyRecovery validates "sim init --early-recovery": empty (no early TCB data) or a
+// status worse than UpToDate.
+func parseEarlyRecovery(s string) (pcs.TCBStatus, error) {
+	st := pcs.TCBStatus(s)
+	if s != "" && !slices.Contains(earlyRecoveryStatuses(), st) {
+		return "", fmt.Errorf("sim init: --early-recovery %q: want a status worse than UpToDate: %s", s, earlyRecoveryList())
+	}
+	return st, nil
+}
+
+// setEarlyRecovery gives every TEE of w early TCB data in which the standard levels' UpToDate
+// level drops to dropTo with simEarlyAdvisory (sim.RecoveryLevels).
+func setEarlyRecovery(w *sim.World, dropTo pcs.TCBStatus) error {
+	for _, tee := range []quote.TEE{quote.TEESGX, quote.TEETDX} {
+		std, err := w.TCBInfo(tee)
+		if err != nil {
+			return err
+		}
+		if err := w.SetEarlyTCBLevels(tee, sim.RecoveryLevels(std.Levels, dropTo, simEarlyAdvisory)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newSimPCSCmd(s *streams) *cobra.Command {

@@ -368,3 +368,140 @@ func TestSimEarlyCollateral(t *testing.T) {
 		}
 	}
 }
+
+// simCollateralFile runs "sim collateral" with args and returns the parsed bundle it wrote.
+func simCollateralFile(t *testing.T, file string, args ...string) *pcs.Bundle {
+	t.Helper()
+	args = append([]string{"sim", "collateral", "--out", file}, args...)
+	if code, _, stderr := simRun(t, args...); code != cli.ExitOK {
+		t.Fatalf("sim collateral %v: %d %q", args, code, stderr)
+	}
+	cj, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pcs.ParseBundleJSON(cj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSimInitEarlyRecovery: "sim init --early-recovery STATUS" saves early TCB data for SGX and
+// TDX in which today's UpToDate level drops to STATUS with INTEL-SA-99999 under the next
+// tcbEvaluationDataNumber, below a new UpToDate level; the standard collateral is unchanged,
+// so the UpToDate platform's quote verifies UpToDate with it and STATUS with the early data.
+// Without the flag (or with it empty) the early collateral is the standard one.
+func TestSimInitEarlyRecovery(t *testing.T) {
+	tests := []struct {
+		name      string
+		flags     []string
+		tdx       bool
+		dropTo    pcs.TCBStatus // "": no early set
+		wantEarly string        // verdict of the UpToDate platform's quote with the early data
+	}{
+		{"sgx OutOfDate", []string{"--early-recovery", "OutOfDate"}, false, pcs.StatusOutOfDate, "OutOfDate"},
+		{"tdx OutOfDate", []string{"--early-recovery", "OutOfDate"}, true, pcs.StatusOutOfDate, "OutOfDate"},
+		{"sgx SWHardeningNeeded", []string{"--early-recovery", "SWHardeningNeeded"}, false, pcs.StatusSWHardeningNeeded, "SWHardeningNeeded"},
+		{"tdx ConfigurationNeeded", []string{"--early-recovery", "ConfigurationNeeded"}, true, pcs.StatusConfigurationNeeded, "ConfigurationNeeded"},
+		{"sgx Revoked", []string{"--early-recovery=Revoked"}, false, pcs.StatusRevoked, string(verify.ReasonTCBRevoked)},
+		{"no flag", nil, false, "", "UpToDate"},
+		{"empty flag", []string{"--early-recovery", ""}, true, "", "UpToDate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			dir := filepath.Join(tmp, "world")
+			if code, _, stderr := simRun(t, append([]string{"sim", "init", "--dir", dir}, tc.flags...)...); code != cli.ExitOK {
+				t.Fatalf("sim init: %d %q", code, stderr)
+			}
+			teeArgs := []string{"--dir", dir}
+			if tc.tdx {
+				teeArgs = append(teeArgs, "--tdx")
+			}
+			q := filepath.Join(tmp, "quote")
+			if code, _, stderr := simRun(t, append([]string{"sim", "quote", "--report-data", "01", "--out", q}, teeArgs...)...); code != cli.ExitOK {
+				t.Fatalf("sim quote: %d %q", code, stderr)
+			}
+			stdFile, earlyFile := filepath.Join(tmp, "standard.json"), filepath.Join(tmp, "early.json")
+			std := simCollateralFile(t, stdFile, teeArgs...)
+			early := simCollateralFile(t, earlyFile, append(teeArgs, "--update", "early")...)
+			if got := simVerifyFiles(t, q, stdFile, dir); got != "UpToDate" {
+				t.Errorf("verified with the standard collateral: %s, want UpToDate", got)
+			}
+			if got := simVerifyFiles(t, q, earlyFile, dir); got != tc.wantEarly {
+				t.Errorf("verified with the early collateral: %s, want %s", got, tc.wantEarly)
+			}
+			if std.TCBInfo.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber {
+				t.Errorf("standard tcbEvaluationDataNumber %d, want %d", std.TCBInfo.TCBEvaluationDataNumber, sim.DefaultTCBEvaluationDataNumber)
+			}
+			checkEarlyRecovery(t, std.TCBInfo, early, tc.dropTo)
+		})
+	}
+}
+
+// checkEarlyRecovery checks the early bundle against the standard TCB Info: the same documents
+// without dropTo, else the next tcbEvaluationDataNumber (TCB Info and QE Identity), a new
+// UpToDate level on top and the standard top level at dropTo with INTEL-SA-99999.
+func checkEarlyRecovery(t *testing.T, std *pcs.TCBInfo, early *pcs.Bundle, dropTo pcs.TCBStatus) {
+	t.Helper()
+	if dropTo == "" {
+		if !bytes.Equal(early.TCBInfo.Raw, std.Raw) {
+			t.Errorf("early TCB Info differs from the standard one without --early-recovery")
+		}
+		return
+	}
+	want := sim.DefaultTCBEvaluationDataNumber + 1
+	if early.TCBInfo.TCBEvaluationDataNumber != want || early.QEIdentity.TCBEvaluationDataNumber != want {
+		t.Errorf("early tcbEvaluationDataNumber %d / %d, want %d", early.TCBInfo.TCBEvaluationDataNumber, early.QEIdentity.TCBEvaluationDataNumber, want)
+	}
+	levels := early.TCBInfo.Levels
+	if len(levels) != len(std.Levels)+1 {
+		t.Fatalf("early TCB Info has %d levels, want %d", len(levels), len(std.Levels)+1)
+	}
+	if levels[0].Status != pcs.StatusUpToDate || len(levels[0].AdvisoryIDs) != 0 {
+		t.Errorf("early top level %s %v, want UpToDate without advisories", levels[0].Status, levels[0].AdvisoryIDs)
+	}
+	dropped := levels[1]
+	if dropped.SGXComponents != std.Levels[0].SGXComponents || dropped.Status != dropTo || !slices.Contains(dropped.AdvisoryIDs, "INTEL-SA-99999") {
+		t.Errorf("early second level %x %s %v, want today's top level at %s with INTEL-SA-99999",
+			dropped.SGXComponents, dropped.Status, dropped.AdvisoryIDs, dropTo)
+	}
+}
+
+// TestSimInitEarlyRecoveryBadInput: --early-recovery takes only a status worse than UpToDate;
+// anything else exits 2 without creating the world.
+func TestSimInitEarlyRecoveryBadInput(t *testing.T) {
+	for _, value := range []string{"UpToDate", "Fine", "outofdate", " OutOfDate", "OutOfDate,Revoked"} {
+		t.Run(value, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "world")
+			code, _, stderr := simRun(t, "sim", "init", "--dir", dir, "--early-recovery", value)
+			if code != cli.ExitBadInput || stderr == "" {
+				t.Errorf("exit %d (%q), want %d", code, stderr, cli.ExitBadInput)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("world directory created: %v", err)
+			}
+		})
+	}
+}
+
+// TestSimInitForceDropsEarlyData: "sim init --force" without --early-recovery replaces a world
+// that had early TCB data with one whose early collateral is the standard one again.
+func TestSimInitForceDropsEarlyData(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "world")
+	for _, args := range [][]string{{"--early-recovery", "OutOfDate"}, {"--force"}} {
+		if code, _, stderr := simRun(t, append([]string{"sim", "init", "--dir", dir}, args...)...); code != cli.ExitOK {
+			t.Fatalf("sim init %v: %d %q", args, code, stderr)
+		}
+	}
+	for _, tee := range [][]string{nil, {"--tdx"}} {
+		args := append([]string{"--dir", dir, "--update", "early"}, tee...)
+		b := simCollateralFile(t, filepath.Join(tmp, "early.json"), args...)
+		if b.TCBInfo.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber || b.QEIdentity.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber {
+			t.Errorf("%v: early tcbEvaluationDataNumber %d / %d after --force, want the standard %d", tee,
+				b.TCBInfo.TCBEvaluationDataNumber, b.QEIdentity.TCBEvaluationDataNumber, sim.DefaultTCBEvaluationDataNumber)
+		}
+	}
+}
