@@ -2,11 +2,8 @@ package collateral
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -368,23 +365,8 @@ func TestCacheConcurrentOnePlatform(t *testing.T) {
 // TestCacheEarly: early TCB data is fetched with update=early, kept apart from the standard
 // data, and only when configured.
 func TestCacheEarly(t *testing.T) {
-	s := newSimPCS(t)
+	s, _ := earlySimPCS(t, false)
 	p := s.platform(t, quote.TEESGX)
-	earlyBody := earlyTCBInfo(t, s)
-	var mu sync.Mutex
-	updates := map[string]int{}
-	s.setMiddleware(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		u := r.URL.Query().Get("update")
-		mu.Lock()
-		updates[kindOfPathName(r.URL.Path)+" "+u]++
-		mu.Unlock()
-		if u == "early" && strings.HasSuffix(r.URL.Path, "/tcb") {
-			w.Header().Set(sim.HeaderTCBInfoIssuerChain, sim.IssuerChainHeader(signingChain(t, s)))
-			_, _ = w.Write(earlyBody)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 	ctx := context.Background()
 
 	plain := newTestCache(t, s, Config{})
@@ -407,51 +389,19 @@ func TestCacheEarly(t *testing.T) {
 	if std.TCBInfo.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber || early.TCBInfo.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber+1 {
 		t.Errorf("evaluation data numbers standard %d, early %d", std.TCBInfo.TCBEvaluationDataNumber, early.TCBInfo.TCBEvaluationDataNumber)
 	}
+	if std.QEIdentity.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber || early.QEIdentity.TCBEvaluationDataNumber != sim.DefaultTCBEvaluationDataNumber+1 {
+		t.Errorf("QE Identity evaluation data numbers standard %d, early %d", std.QEIdentity.TCBEvaluationDataNumber, early.QEIdentity.TCBEvaluationDataNumber)
+	}
 	if std.RootCRL != early.RootCRL || std.PCKCRL != early.PCKCRL {
 		t.Error("CRLs are not shared between standard and early bundles")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := map[string]int{"tcb standard": 1, "tcb early": 1, "qe standard": 1, "qe early": 1, "pckcrl ": 1, "root ": 1}
-	if diff := cmp.Diff(want, updates); diff != "" {
-		t.Errorf("requests by update parameter (-want +got):\n%s", diff)
+	// One request per item, and one more, with update=early, for TCB Info and QE Identity.
+	if got, early := s.requests(), s.earlyRequests(); got != [4]int{1, 1, 2, 2} || early != [4]int{0, 0, 1, 1} {
+		t.Errorf("requests per item %v, of them update=early %v; want 1 1 2 2 and 0 0 1 1", got, early)
 	}
 	if got := len(cache.Status()); got != 2 {
 		t.Errorf("Status lists %d keys, want standard and early", got)
 	}
-}
-
-func kindOfPathName(p string) string {
-	return map[ItemKind]string{KindRootCRL: "root", KindPCKCRL: "pckcrl", KindTCBInfo: "tcb", KindQEIdentity: "qe"}[kindOfPath(p)]
-}
-
-// earlyTCBInfo returns a correctly signed PCS body of the world's SGX TCB Info with the next
-// TCB evaluation data number, as Intel's early data would carry.
-func earlyTCBInfo(t *testing.T, s *simPCS) []byte {
-	t.Helper()
-	ti, err := s.world.TCBInfo(quote.TEESGX)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := `"tcbEvaluationDataNumber":` + strconv.Itoa(ti.TCBEvaluationDataNumber)
-	raw := strings.Replace(string(ti.Raw), old, `"tcbEvaluationDataNumber":`+strconv.Itoa(ti.TCBEvaluationDataNumber+1), 1)
-	if raw == string(ti.Raw) {
-		t.Fatal("cannot edit the evaluation data number")
-	}
-	sig, err := s.world.SignDocument([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []byte(`{"tcbInfo":` + raw + `,"signature":"` + hex.EncodeToString(sig[:]) + `"}`)
-}
-
-func signingChain(t *testing.T, s *simPCS) []*x509.Certificate {
-	t.Helper()
-	signer, err := s.world.Certificate(sim.RoleTCBSigning)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []*x509.Certificate{signer, s.world.Root()}
 }
 
 func TestCacheStatus(t *testing.T) {

@@ -78,15 +78,22 @@ func (s *simPCS) client(t testing.TB) *Client {
 	return c
 }
 
-// requests returns the request counts for the four SGX item paths: root CRL, PCK CRL, TCB
+// sgxItemPaths are the simulator's URL paths of the four SGX items: root CRL, PCK CRL, TCB
 // Info, QE Identity.
-func (s *simPCS) requests() [4]int {
-	return [4]int{
-		s.faults.Requests(sim.RootCRLPath),
-		s.faults.Requests(sim.SGXBasePath + "/pckcrl"),
-		s.faults.Requests(sim.SGXBasePath + "/tcb"),
-		s.faults.Requests(sim.SGXBasePath + "/qe/identity"),
+var sgxItemPaths = [4]string{sim.RootCRLPath, sim.SGXBasePath + "/pckcrl", sim.SGXBasePath + "/tcb", sim.SGXBasePath + "/qe/identity"}
+
+// requests returns the request counts for the four SGX item paths (sgxItemPaths).
+func (s *simPCS) requests() [4]int { return countPaths(s.faults.Requests) }
+
+// earlyRequests returns how many of requests() asked for Intel's early TCB data (update=early).
+func (s *simPCS) earlyRequests() [4]int { return countPaths(s.faults.EarlyRequests) }
+
+func countPaths(count func(path string) int) [4]int {
+	var out [4]int
+	for i, p := range sgxItemPaths {
+		out[i] = count(p)
 	}
+	return out
 }
 
 func (s *simPCS) platform(t testing.TB, tee quote.TEE) *sim.Platform {

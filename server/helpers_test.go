@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/secretprov/secretprov/internal/obs"
 	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
@@ -305,24 +303,11 @@ func (e *env) waitRecords(t testing.TB, n int) []AuditRecord {
 	}
 }
 
-// counter returns the value of a counter (or gauge) of m with exactly the given labels.
+// counter returns the value of a counter (or gauge) of m with exactly the given labels
+// (simtest.MetricValue).
 func counter(t testing.TB, m *obs.Metrics, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, mt := range mf.GetMetric() {
-			if hasLabels(mt, labels) {
-				return mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
+	return simtest.MetricValue(t, m.Registry(), name, labels)
 }
 
 // waitCounter waits until counter(...) == want (hooks run just after the audit record).
@@ -339,18 +324,6 @@ func waitCounter(t testing.TB, m *obs.Metrics, name string, labels map[string]st
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func hasLabels(m *dto.Metric, want map[string]string) bool {
-	if len(m.GetLabel()) != len(want) {
-		return false
-	}
-	for _, l := range m.GetLabel() {
-		if want[l.GetName()] != l.GetValue() {
-			return false
-		}
-	}
-	return true
 }
 
 // waitFor polls cond until it holds or 5 seconds pass.

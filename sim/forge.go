@@ -2,7 +2,10 @@ package sim
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -135,6 +138,17 @@ func (w *World) SignDocument(raw []byte) ([64]byte, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return signRaw(w.tcbSigning.key, raw)
+}
+
+// SignRS signs data with key as DCAP signs quotes, QE reports and PCS documents: ECDSA P-256
+// over SHA-256(data), encoded as r‖s (32 big-endian bytes each). It is for tests that forge a
+// signature with a key of their own, e.g. a quote re-signed by an attestation key no Quoting
+// Enclave certified, or a QE report signed by a forged PCK key. key must be a P-256 key.
+func SignRS(key *ecdsa.PrivateKey, data []byte) ([64]byte, error) {
+	if key == nil || key.Curve != elliptic.P256() {
+		return [64]byte{}, errors.New("sim: sign r||s: key is not an ECDSA P-256 key")
+	}
+	return signRaw(key, data)
 }
 
 // Revoke lists cert's serial number in the CRL of its issuer: the root CA CRL for the PCK CAs

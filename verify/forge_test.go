@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
 )
@@ -162,20 +163,8 @@ func (f *forge) quote(s leafSpec) []byte {
 		_ = pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	q.CertData, q.CertDataType = chain.Bytes(), quote.CertDataPCKChain
-	q.QEReportSignature = signRS(f.t, f.pckKey, q.QEReportBytes())
+	q.QEReportSignature = simtest.SignRS(f.t, f.pckKey, q.QEReportBytes())
 	return q.Marshal()
-}
-
-func signRS(t testing.TB, key *ecdsa.PrivateKey, msg []byte) [64]byte {
-	d := sha256.Sum256(msg)
-	r, s, err := ecdsa.Sign(rand.Reader, key, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return sig
 }
 
 // crl issues a CRL listing serials.
@@ -244,7 +233,7 @@ func (f *forge) tcbInfo(s bundleSpec) *pcs.TCBInfo {
 	if s.tcbKey != nil {
 		key = s.tcbKey
 	}
-	sig := signRS(f.t, key, raw)
+	sig := simtest.SignRS(f.t, key, raw)
 	t, err := pcs.ParseTCBInfoRaw(raw, hex.EncodeToString(sig[:]))
 	if err != nil {
 		f.t.Fatalf("forged tcb info: %v", err)
@@ -258,7 +247,7 @@ func (f *forge) qeIdentity(s bundleSpec) *pcs.QEIdentity {
 	if s.qeEdit != nil {
 		raw = s.qeEdit(raw)
 	}
-	sig := signRS(f.t, f.signKey, raw)
+	sig := simtest.SignRS(f.t, f.signKey, raw)
 	q, err := pcs.ParseQEIdentityRaw(raw, hex.EncodeToString(sig[:]))
 	if err != nil {
 		f.t.Fatalf("forged qe identity: %v", err)

@@ -2,10 +2,7 @@ package e2etest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -13,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/ratls"
 	"github.com/secretprov/secretprov/wire"
@@ -172,20 +170,6 @@ func isRemoteAlert(err error) bool {
 	return errors.As(err, &oe) && oe.Op == "remote error"
 }
 
-// signRS signs data's SHA-256 with key as a quote signature (r ‖ s, 32 bytes each).
-func signRS(t testing.TB, key *ecdsa.PrivateKey, data []byte) [64]byte {
-	t.Helper()
-	h := sha256.Sum256(data)
-	r, s, err := ecdsa.Sign(rand.Reader, key, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [64]byte
-	r.FillBytes(out[:32])
-	s.FillBytes(out[32:])
-	return out
-}
-
 // attackerSigned replaces q's attestation key and signature by a key of the attacker's: the
 // quote is validly signed, by a key no Quoting Enclave certified.
 func attackerSigned(t testing.TB) func(q *quote.Quote) {
@@ -196,7 +180,7 @@ func attackerSigned(t testing.TB) func(q *quote.Quote) {
 			t.Fatal(err)
 		}
 		copy(q.AttestationKey[:], pub.Bytes()[1:])
-		q.Signature = signRS(t, ak, q.SignedData())
+		q.Signature = simtest.SignRS(t, ak, q.SignedData())
 	}
 }
 

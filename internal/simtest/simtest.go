@@ -21,6 +21,7 @@ package simtest
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -146,4 +147,15 @@ func Must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatalf("simtest: %v", err)
 	}
+}
+
+// SignRS signs data with key as an r‖s DCAP signature (sim.SignRS): to re-sign a forged quote,
+// QE report or document with a key of the test's own. key must be an ECDSA P-256 key.
+func SignRS(t testing.TB, key *ecdsa.PrivateKey, data []byte) [64]byte {
+	t.Helper()
+	sig, err := sim.SignRS(key, data)
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	return sig
 }
