@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/quote"
@@ -149,25 +148,4 @@ func RecoveryLevels(levels []pcs.TCBLevel, dropTo pcs.TCBStatus, advisories ...s
 	out[0].Status = dropTo
 	out[0].AdvisoryIDs = append(out[0].AdvisoryIDs, advisories...)
 	return slices.Insert(out, 0, next)
-}
-
-// reissueEarlyLocked re-signs the early sets with new dates (Reissue); the caller holds w.mu
-// for writing.
-func (w *World) reissueEarlyLocked(issue, next time.Time) error {
-	for tee, cur := range w.earlyTCBInfo {
-		t := cloneTCBInfo(cur)
-		t.IssueDate, t.NextUpdate = issue, next
-		signed, err := signTCBInfo(w.tcbSigning.key, t)
-		if err != nil {
-			return err
-		}
-		q := cloneQEIdentity(w.earlyQEIdentity[tee])
-		q.IssueDate, q.NextUpdate = issue, next
-		signedQE, err := signQEIdentity(w.tcbSigning.key, q)
-		if err != nil {
-			return err
-		}
-		w.earlyTCBInfo[tee], w.earlyQEIdentity[tee] = signed, signedQE
-	}
-	return nil
 }

@@ -32,22 +32,10 @@ func (w *World) Reissue(issue time.Time, validity time.Duration) error {
 		w.validity = validity
 	}
 	next := issue.Add(w.validity)
-	for tee := range w.tcbInfo {
-		t := cloneTCBInfo(w.tcbInfo[tee])
-		t.IssueDate, t.NextUpdate = issue, next
-		signed, err := signTCBInfo(w.tcbSigning.key, t)
-		if err != nil {
-			return err
-		}
-		q := cloneQEIdentity(w.qeIdentity[tee])
-		q.IssueDate, q.NextUpdate = issue, next
-		signedQE, err := signQEIdentity(w.tcbSigning.key, q)
-		if err != nil {
-			return err
-		}
-		w.tcbInfo[tee], w.qeIdentity[tee] = signed, signedQE
+	if err := w.redateLocked(w.tcbInfo, w.qeIdentity, issue, next); err != nil {
+		return err
 	}
-	if err := w.reissueEarlyLocked(issue, next); err != nil {
+	if err := w.redateLocked(w.earlyTCBInfo, w.earlyQEIdentity, issue, next); err != nil {
 		return err
 	}
 	if err := w.resignCRL(w.root, &w.rootCRL, issue, issue.Add(rootCRLValidity), nil); err != nil {
@@ -65,6 +53,27 @@ func (w *World) Reissue(issue time.Time, validity time.Duration) error {
 	}
 	w.now = issue
 	w.changed()
+	return nil
+}
+
+// redateLocked re-signs one set of TCB Infos and QE Identities, standard or early, as issued
+// at issue and valid until next (Reissue); the caller holds w.mu for writing.
+func (w *World) redateLocked(infos map[quote.TEE]*pcs.TCBInfo, qes map[quote.TEE]*pcs.QEIdentity, issue, next time.Time) error {
+	for tee, cur := range infos {
+		t := cloneTCBInfo(cur)
+		t.IssueDate, t.NextUpdate = issue, next
+		signed, err := signTCBInfo(w.tcbSigning.key, t)
+		if err != nil {
+			return err
+		}
+		q := cloneQEIdentity(qes[tee])
+		q.IssueDate, q.NextUpdate = issue, next
+		signedQE, err := signQEIdentity(w.tcbSigning.key, q)
+		if err != nil {
+			return err
+		}
+		infos[tee], qes[tee] = signed, signedQE
+	}
 	return nil
 }
 
