@@ -14,6 +14,7 @@ import (
 
 	"github.com/secretprov/secretprov/policy"
 	"github.com/secretprov/secretprov/ratls"
+	"github.com/secretprov/secretprov/secrets"
 	"github.com/secretprov/secretprov/wire"
 )
 
@@ -153,7 +154,7 @@ func (c *conn) serveV1(ctx context.Context) bool {
 		c.emitRefusal(ctx, rec, nil)
 		return false
 	}
-	value, sr, reason := c.lookup(policy.DefaultSecret)
+	value, sr, reason := c.lookup(c.s.secrets.Current(), policy.DefaultSecret)
 	rec.Secrets = []SecretRecord{sr}
 	if value == nil {
 		rec.Decision, rec.Reason, rec.Error = DecisionRefused, reason, "no default secret for workload "+c.grant.Workload
@@ -198,8 +199,9 @@ func (c *conn) serveNamed(ctx context.Context, names []string, followUp bool) {
 	}
 	entries := make([]wire.Entry, len(names))
 	rec.Secrets = make([]SecretRecord, len(names))
+	set := c.s.secrets.Current() // one version of every secret in the response, even mid-reload
 	for i, name := range names {
-		value, sr, reason := c.lookup(name)
+		value, sr, reason := c.lookup(set, name)
 		rec.Secrets[i] = sr
 		entries[i] = wire.Entry{Name: name, Status: statusOf(sr.Status), Value: value, Reason: reason}
 	}
@@ -210,14 +212,14 @@ func (c *conn) serveNamed(ctx context.Context, names []string, followUp bool) {
 	c.emitGranted(ctx, rec, err)
 }
 
-// lookup resolves a requested name through the grant. It returns a copy of the value (nil if not
-// released), the audit entry and, when not released, the reason code for the peer.
-func (c *conn) lookup(name string) ([]byte, SecretRecord, string) {
+// lookup resolves a requested name through the grant, in set. It returns a copy of the value
+// (nil if not released), the audit entry and, when not released, the reason code for the peer.
+func (c *conn) lookup(set *secrets.Set, name string) ([]byte, SecretRecord, string) {
 	src, ok := c.grant.SecretSource(name)
 	if !ok {
 		return nil, SecretRecord{Name: name, Status: SecretNotGranted}, string(policy.ReasonSecretNotGranted)
 	}
-	sec, ok := c.s.secrets.Current().Get(src)
+	sec, ok := set.Get(src)
 	if !ok {
 		return nil, SecretRecord{Name: name, Source: src, Status: SecretNotFound}, string(policy.ReasonSecretUnavailable)
 	}

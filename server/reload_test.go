@@ -5,8 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,5 +159,44 @@ func TestCertReloader(t *testing.T) {
 	}
 	if _, err := NewCertReloader(filepath.Join(dir, "absent"), keyFile); err == nil {
 		t.Error("NewCertReloader accepted a missing file")
+	}
+}
+
+// rotatingSecrets hands out a newer version of every secret on each Current call, as a source
+// reloaded between any two reads would.
+type rotatingSecrets struct {
+	t     testing.TB
+	calls atomic.Int32
+}
+
+func (r *rotatingSecrets) Current() *secrets.Set {
+	v := r.calls.Add(1)
+	set, err := secrets.Load(map[string]secrets.Spec{
+		"demo-secret": {Value: fmt.Sprintf("default-v%d", v)},
+		"db-password": {Value: fmt.Sprintf("db-v%d", v)},
+	}, nil)
+	if err != nil {
+		r.t.Error(err)
+	}
+	return set
+}
+
+// TestNamedResponseOneVersion: the secrets of one named response come from one snapshot, even
+// if the source is reloaded between the reads of two names.
+func TestNamedResponseOneVersion(t *testing.T) {
+	src := &rotatingSecrets{t: t}
+	e := start(t, envOptions{secrets: src})
+	entries, err := named(t, e.addr, goodCert(t), "default", "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := string(entries[0].Value), string(entries[1].Value)
+	va, _ := strings.CutPrefix(a, "default-")
+	vb, _ := strings.CutPrefix(b, "db-")
+	if va != vb {
+		t.Errorf("one response mixes versions: default %s, db %s", va, vb)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("the response read %d snapshots, want 1", n)
 	}
 }
