@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/quote"
 	"github.com/secretprov/secretprov/sim"
 )
@@ -135,11 +136,5 @@ func TestEarlyDataAndReadiness(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	simtest.WaitFor(t, 10*time.Second, what, cond)
 }

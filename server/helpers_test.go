@@ -329,13 +329,7 @@ func waitCounter(t testing.TB, m *obs.Metrics, name string, labels map[string]st
 // waitFor polls cond until it holds or 5 seconds pass.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	simtest.WaitFor(t, 5*time.Second, what, cond)
 }
 
 // readAll reads until the peer closes or fails; it never fails the test.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/server"
 )
@@ -139,7 +140,7 @@ func TestStalledConnectionFlood(t *testing.T) {
 		for round := range after {
 			start := time.Now()
 			conns := flood(t, sv.addr, "", n)
-			waitFor(t, 10*time.Second, "the flood to be accepted", func() bool { return sv.srv.OpenConnections() == n })
+			simtest.WaitFor(t, 10*time.Second, "the flood to be accepted", func() bool { return sv.srv.OpenConnections() == n })
 			if round == 0 {
 				peak = sample()
 			}
@@ -149,7 +150,7 @@ func TestStalledConnectionFlood(t *testing.T) {
 			}
 			t.Logf("round %d: %d stalled connections, legitimate client served in %v", round, n, took.Round(time.Millisecond))
 			conns.close()
-			waitFor(t, 10*time.Second, "the server to let go of the flood", func() bool { return sv.srv.OpenConnections() == 0 })
+			simtest.WaitFor(t, 10*time.Second, "the server to let go of the flood", func() bool { return sv.srv.OpenConnections() == 0 })
 			after[round] = sample()
 		}
 		sv.stop()
@@ -182,7 +183,7 @@ func TestStalledConnectionFlood(t *testing.T) {
 			MaxConnections: capacity, MaxConnectionsPerIP: n, HandshakeTimeout: handshake, DrainTimeout: time.Second,
 		}})
 		flood(t, sv.addr, "", n)
-		waitFor(t, 10*time.Second, "every flood connection to be held or closed", func() bool {
+		simtest.WaitFor(t, 10*time.Second, "every flood connection to be held or closed", func() bool {
 			return sv.srv.OpenConnections()+int(rejected(t, sv.metrics, "limit")+rejected(t, sv.metrics, "timeout")) == n
 		})
 		full := rejected(t, sv.metrics, "timeout") == 0 // no stalled connection cut yet
@@ -192,7 +193,7 @@ func TestStalledConnectionFlood(t *testing.T) {
 		if full && attempts < 2 {
 			t.Errorf("served at the first attempt although the server was full")
 		}
-		waitFor(t, handshake+5*time.Second, "the handshake timeout to cut the flood", func() bool {
+		simtest.WaitFor(t, handshake+5*time.Second, "the handshake timeout to cut the flood", func() bool {
 			return rejected(t, sv.metrics, "timeout") == float64(capacity)
 		})
 	})
@@ -208,7 +209,7 @@ func TestStalledConnectionFlood(t *testing.T) {
 			MaxConnections: n + 100, MaxConnectionsPerIP: perIP, HandshakeTimeout: 4 * time.Second, DrainTimeout: time.Second,
 		}})
 		flood(t, sv.addr, "127.0.0.2", n)
-		waitFor(t, 10*time.Second, "the flood to be capped", func() bool {
+		simtest.WaitFor(t, 10*time.Second, "the flood to be capped", func() bool {
 			return sv.srv.OpenConnections() == perIP && rejected(t, sv.metrics, "limit") >= float64(n-perIP)
 		})
 		took, _ := legit(t, sv.addr, 2*time.Second)

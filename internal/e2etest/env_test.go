@@ -300,15 +300,3 @@ func value(res *client.Result, name string) string {
 	}
 	return string(s.Bytes())
 }
-
-// waitFor polls cond every 5ms until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/client"
+	"github.com/secretprov/secretprov/internal/simtest"
 )
 
 // load runs client loops until stopped and records every attempt with the phases in which it
@@ -95,7 +96,7 @@ func (l *load) all() []attempt {
 // waitPhase waits until every loop has completed k attempts wholly inside phase p.
 func (l *load) waitPhase(t testing.TB, loops int, p int64, k int) []attempt {
 	t.Helper()
-	waitFor(t, 20*time.Second, "attempts in the phase", func() bool {
+	simtest.WaitFor(t, 20*time.Second, "attempts in the phase", func() bool {
 		per := make([]int, loops)
 		for _, a := range l.in(p) {
 			per[a.loop]++

@@ -72,7 +72,7 @@ func TestCollateralOutageUnderLoad(t *testing.T) {
 		clk.Add(5 * 24 * time.Hour) // still within the validity: t0+1h+25d at the end
 		before := st.faults.TotalRequests()
 		p := l.next()
-		waitFor(t, 10*time.Second, "the background refresh to try the source", func() bool { return st.faults.TotalRequests() > before })
+		simtest.WaitFor(t, 10*time.Second, "the background refresh to try the source", func() bool { return st.faults.TotalRequests() > before })
 		granted(o.name, l.waitPhase(t, loops, p, 2))
 	}
 	for _, outcome := range []string{collateral.OutcomeError, collateral.OutcomeInvalid} {
@@ -101,7 +101,7 @@ func TestCollateralOutageUnderLoad(t *testing.T) {
 	st.faults.ClearAll()
 	clk.Add(2 * time.Minute)
 	p = l.next()
-	waitFor(t, 10*time.Second, "provisioning to recover", func() bool {
+	simtest.WaitFor(t, 10*time.Second, "provisioning to recover", func() bool {
 		for _, a := range l.in(p) {
 			if a.err == nil {
 				return true

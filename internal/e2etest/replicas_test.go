@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/client"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/server"
 )
@@ -121,7 +122,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "load", func() bool { mu.Lock(); defer mu.Unlock(); return len(raw) >= 6 })
+	simtest.WaitFor(t, 10*time.Second, "load", func() bool { mu.Lock(); defer mu.Unlock(); return len(raw) >= 6 })
 
 	close(shutdown)
 	stopped := make(chan time.Time, 1)

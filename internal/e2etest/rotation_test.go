@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/secretprov/secretprov/client"
+	"github.com/secretprov/secretprov/internal/simtest"
 	"github.com/secretprov/secretprov/pcs"
 	"github.com/secretprov/secretprov/secrets"
 )
@@ -127,7 +128,7 @@ func TestSecretsRotatedUnderLoad(t *testing.T) {
 		time.Sleep(40 * time.Millisecond)
 		kv.update(t)
 	}
-	waitFor(t, 20*time.Second, "every client to see the last version", func() bool {
+	simtest.WaitFor(t, 20*time.Second, "every client to see the last version", func() bool {
 		seen := make([]bool, loops)
 		for _, a := range l.all() {
 			if a.err == nil && versionOf("default", value(a.res, "default"), versions) == versions {

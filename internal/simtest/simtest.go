@@ -159,3 +159,17 @@ func SignRS(t testing.TB, key *ecdsa.PrivateKey, data []byte) [64]byte {
 	}
 	return sig
 }
+
+// WaitFor polls cond every few milliseconds until it holds, and fails the test if it does not
+// within d: for state a test cannot be told about, such as a server's connection count or a
+// background fetch.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
