@@ -256,7 +256,6 @@ func TestPCSAzureFaults(t *testing.T) {
 	thimURL := crlPath + azureQuery(sim.AzureAPIVersion2018, "ca", "processor")
 	tcbURL := sim.SGXBasePath + "/tcb" + azureQuery(sim.AzureAPIVersion2018, "fmspc", sim.DefaultSGXFMSPC.String())
 	issuer, _ := w.Certificate(sim.RoleProcessorCA)
-	signer, _ := w.Certificate(sim.RoleTCBSigning)
 	crlErr := func(r got) error {
 		if r.err != nil {
 			return r.err
@@ -267,16 +266,7 @@ func TestPCSAzureFaults(t *testing.T) {
 		}
 		return pcs.VerifyCRL(crl, issuer)
 	}
-	tcbErr := func(r got) error {
-		if r.err != nil {
-			return r.err
-		}
-		ti, err := pcs.ParseTCBInfo(r.body)
-		if err != nil {
-			return err
-		}
-		return ti.CheckSignature(signer)
-	}
+	tcbErr := tcbInfoCheck(t, w)
 	tests := []struct {
 		name   string
 		prefix string

@@ -204,12 +204,15 @@ func TestPCSErrors(t *testing.T) {
 	}
 }
 
-func TestPCSFaults(t *testing.T) {
-	w := sharedWorld(t)
-	tcbPath := sim.SGXBasePath + "/tcb"
-	tcbURL := tcbPath + "?fmspc=" + sim.DefaultSGXFMSPC.String()
-	signer, _ := w.Certificate(sim.RoleTCBSigning)
-	parses := func(r got) error {
+// tcbInfoCheck returns a check of a fetched TCB Info: the fetch's error, else the error of
+// parsing it and checking its signature with w's TCB signing certificate.
+func tcbInfoCheck(t *testing.T, w *sim.World) func(got) error {
+	t.Helper()
+	signer, err := w.Certificate(sim.RoleTCBSigning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(r got) error {
 		if r.err != nil {
 			return r.err
 		}
@@ -219,6 +222,13 @@ func TestPCSFaults(t *testing.T) {
 		}
 		return ti.CheckSignature(signer)
 	}
+}
+
+func TestPCSFaults(t *testing.T) {
+	w := sharedWorld(t)
+	tcbPath := sim.SGXBasePath + "/tcb"
+	tcbURL := tcbPath + "?fmspc=" + sim.DefaultSGXFMSPC.String()
+	parses := tcbInfoCheck(t, w)
 	tests := []struct {
 		name  string
 		fault sim.Fault
